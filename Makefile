@@ -1,0 +1,36 @@
+# The front door: `make demo` and `make test` are all a newcomer needs.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PIP     := $(BIN)/pip install -c constraints.txt
+
+.PHONY: demo test test-fast lint typecheck bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(PIP) -q -e '.[all]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the example pipeline on the bundled sample corpus
+	$(BIN)/gencommons data run examples/demo.yaml --overwrite
+
+test: $(STAMP)  ## the whole suite, slow tests included (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## skip the slow tests (real Ray cluster, kill -9, big inputs)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## benchmarks against the peers; writes bench/results/
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-out bench/results .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Data curation: read corpora, filter, deduplicate, analyse and write them with a manifest."""

@@ -1,0 +1,169 @@
+"""What every reader shares: the reader registry, read options, bad-record handling and batching.
+
+A reader is a function ``read(path, opts, bad) -> Iterator[pa.Table]`` registered by format name in
+``readers``. It yields batches with at least ``id`` and ``text``; every other field of the record
+becomes a metadata column. Malformed records go to ``bad`` (a ``BadRecords``), which raises
+``InputDataError`` naming the file and line (``on_error: fail``) or counts the record into a quarantine
+(``on_error: quarantine``). Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+
+from gencommons.data.document import ID, TEXT, normalize_batch
+from gencommons.errors import InputDataError
+from gencommons.registry import Registry
+
+Reader = Callable[[str, "ReadOptions", "BadRecords"], Iterator[pa.Table]]
+readers: Registry[Reader] = Registry("input format", package="gencommons.data.io", group="gencommons.readers")
+
+# format name -> file name endings it claims, for format: auto
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson"),
+    "parquet": (".parquet",),
+    "warc": (".warc", ".warc.gz", ".arc.gz"),
+    "text": (".txt", ".txt.gz", ".md"),
+}
+
+
+def detect_format(path: str) -> str | None:
+    low = path.lower()
+    for fmt, exts in EXTENSIONS.items():
+        if low.endswith(exts):
+            return fmt
+    return None
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to turn records into documents.
+
+    Attributes:
+        text_field: the record field holding the text.
+        id_field: the record field holding a unique id; when the record has none, the id is
+            ``<file name>:<line>`` (stable across runs).
+        batch_size: documents per batch.
+        max_batch_bytes: a batch is also cut when its text reaches this many bytes (huge documents).
+        extractor: HTML-to-text extractor for WARC input.
+        root: the input's base folder; a text file's id is its path relative to it.
+    """
+
+    text_field: str = "text"
+    id_field: str = "id"
+    batch_size: int = 10_000
+    max_batch_bytes: int = 64 * 2**20
+    extractor: str = "resiliparse"
+    root: str = ""  # input root: ids of text files are paths relative to it
+
+
+@dataclass
+class BadRecords:
+    """Where malformed records go: raise (``quarantine=False``) or collect them with their reason."""
+
+    quarantine: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+    count: int = 0
+
+    def __call__(self, error: InputDataError, raw: str | bytes | None = None) -> None:
+        if not self.quarantine:
+            raise error
+        self.count += 1
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if raw is not None and len(raw) > 10_000:
+            raw = raw[:10_000] + f"... [{len(raw)} characters in all]"
+        self.records.append(
+            {"path": error.path, "line": error.line, "reason": error.reason, "message": str(error), "raw": raw}
+        )
+
+
+def open_input(path: str) -> IO[bytes]:
+    """Open a local path or URL through fsspec, decompressing .gz/.zst/.bz2/.xz by its name."""
+    import fsspec
+
+    try:
+        return fsspec.open(path, "rb", compression="infer").open()  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        raise InputDataError("no such file", path=path, reason="missing_file") from None
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """An Arrow column for one metadata field; nested or mixed values become JSON text."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        arr = None
+    if arr is None or pa.types.is_nested(arr.type) or pa.types.is_dictionary(arr.type):
+        return pa.array(
+            [None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values],
+            pa.string(),
+        )
+    return arr
+
+
+class BatchBuilder:
+    """Accumulates records and cuts batches by count or text bytes."""
+
+    def __init__(self, opts: ReadOptions):
+        self.opts = opts
+        self.rows: list[dict[str, Any]] = []
+        self.nbytes = 0
+
+    def add(self, doc_id: str, text: str, meta: dict[str, Any]) -> pa.Table | None:
+        row = dict(meta)
+        row[ID] = doc_id
+        row[TEXT] = text
+        self.rows.append(row)
+        self.nbytes += len(text)
+        if len(self.rows) >= self.opts.batch_size or self.nbytes >= self.opts.max_batch_bytes:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.Table | None:
+        if not self.rows:
+            return None
+        names: dict[str, None] = {ID: None, TEXT: None}
+        for r in self.rows:
+            for k in r:
+                names.setdefault(k, None)
+        table = pa.Table.from_arrays(
+            [_column([r.get(n) for r in self.rows]) for n in names], names=list(names)
+        )
+        self.rows = []
+        self.nbytes = 0
+        return normalize_batch(table)
+
+
+def record_to_doc(
+    record: Any, *, path: str, line: int, opts: ReadOptions, bad: BadRecords, raw: bytes | str | None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """Validate one parsed record: an object with a string text field. Returns (id, text, meta)."""
+    if not isinstance(record, dict):
+        bad(InputDataError(f"expected a JSON object, got {type(record).__name__}", path=path, line=line,
+                           reason="not_an_object"), raw)
+        return None
+    text = record.get(opts.text_field)
+    if text is None:
+        bad(InputDataError(f"record has no {opts.text_field!r} field (set input.text_field to the field "
+                           f"holding the text; fields here: {', '.join(sorted(record)[:10])})",
+                           path=path, line=line, reason="missing_text"), raw)
+        return None
+    if not isinstance(text, str):
+        bad(InputDataError(f"field {opts.text_field!r} is {type(text).__name__}, not a string", path=path,
+                           line=line, reason="text_not_string"), raw)
+        return None
+    doc_id = record.get(opts.id_field)
+    if doc_id is None:
+        doc_id = f"{path.rsplit('/', 1)[-1]}:{line}"
+    meta = {
+        (f"orig_{k}" if k in (ID, TEXT) else k): v
+        for k, v in record.items()
+        if k not in (opts.text_field, opts.id_field)
+    }
+    return str(doc_id), text, meta

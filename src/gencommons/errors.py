@@ -1,0 +1,70 @@
+"""Every user-facing exception of gencommons.
+
+```
+GencommonsError
+  UserError             # fixable by the user; the CLI prints it as "Error: ..." without a traceback
+    ConfigError         # a pipeline YAML or option is wrong; names the config key
+    UnknownNameError    # a registry lookup missed; suggests the closest names
+    MissingDependencyError  # an optional extra is not installed; says what to pip install
+    InputDataError      # an input file is malformed; names the file and line
+    OutputConflictError # an output directory holds the result of a different config
+```
+
+A message says what happened, what is allowed and what to type.
+"""
+
+from __future__ import annotations
+
+
+class GencommonsError(Exception):
+    """Base of every gencommons exception."""
+
+
+class UserError(GencommonsError):
+    """An error the user can fix; the CLI prints it without a traceback."""
+
+
+class ConfigError(UserError):
+    """A configuration value is missing or invalid."""
+
+
+class UnknownNameError(UserError, KeyError):
+    """A registry has no entry of that name."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional dependency is not installed."""
+
+
+class InputDataError(UserError):
+    """An input record or file is malformed.
+
+    Attributes:
+        path: the input file.
+        line: 1-based line (JSONL, text) or record number (WARC, Parquet row), when known.
+        reason: a short machine-readable reason (``malformed_json``, ``invalid_utf8``, ...).
+    """
+
+    def __init__(self, message: str, *, path: str, line: int | None = None, reason: str = "bad_input"):
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+class OutputConflictError(UserError):
+    """The output directory holds the (partial) result of a different configuration."""
+
+
+def require(module: str, *, extra: str) -> None:
+    """Raise MissingDependencyError unless ``module`` can be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"This feature needs '{module}': pip install 'gencommons[{extra}]'"
+        )
