@@ -54,6 +54,14 @@ class InputDataError(UserError):
         self.path = path
         self.line = line
         self.reason = reason
+        self._message = message
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]  # keep kw-only args across process pools
+        return _rebuild_input_error, (self._message, self.path, self.line, self.reason)
+
+
+def _rebuild_input_error(message: str, path: str, line: int | None, reason: str) -> InputDataError:
+    return InputDataError(message, path=path, line=line, reason=reason)
 
 
 class OutputConflictError(UserError):

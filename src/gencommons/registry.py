@@ -23,7 +23,7 @@ class Registry(Generic[T]):
 
     Args:
         kind: what the entries are, for messages ("pipeline step").
-        package: the package whose modules hold the built-ins (imported lazily).
+        package: the package (or packages) whose modules hold the built-ins (imported lazily).
         group: the entry-point group third-party packages register under.
 
     Example:
@@ -33,9 +33,9 @@ class Registry(Generic[T]):
         1
     """
 
-    def __init__(self, kind: str, *, package: str | None, group: str | None):
+    def __init__(self, kind: str, *, package: str | tuple[str, ...] | None, group: str | None):
         self.kind = kind
-        self.package = package
+        self.packages = (package,) if isinstance(package, str) else (package or ())
         self.group = group
         self._entries: dict[str, T] = {}
         self._loaded = False
@@ -56,11 +56,11 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        if self.package:
-            pkg = importlib.import_module(self.package)
+        for package in self.packages:
+            pkg = importlib.import_module(package)
             for info in pkgutil.iter_modules(pkg.__path__):
                 if not info.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{info.name}")
+                    importlib.import_module(f"{package}.{info.name}")
         if self.group:
             for ep in entry_points(group=self.group):
                 if ep.name not in self._entries:

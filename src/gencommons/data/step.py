@@ -129,7 +129,9 @@ class GlobalStep(Protocol):
 
 Step = FilterStep | MapperStep | GlobalStep
 
-steps: Registry[Any] = Registry("pipeline step", package="gencommons.data.steps", group="gencommons.steps")
+steps: Registry[Any] = Registry(
+    "pipeline step", package=("gencommons.data.steps", "gencommons.data.dedup"), group="gencommons.steps"
+)
 
 
 def filter_step(

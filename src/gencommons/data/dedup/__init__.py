@@ -1,0 +1,1 @@
+"""Deduplication steps: exact (normalized-text hash); near-duplicate and substring dedup land here too."""

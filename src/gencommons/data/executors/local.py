@@ -1,0 +1,76 @@
+"""The local executor: a process pool on this machine (``workers: 1`` runs tasks in-process)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from typing import Any
+
+from gencommons.data import runner
+from gencommons.data.executors import Progress, default_workers, executors
+
+
+def _init_worker(q: Any) -> None:
+    runner.set_progress(q.put)
+
+
+@executors.register("local")
+def run_local(tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress) -> list[dict[str, Any]]:
+    """Run tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
+    del address
+    workers = min(workers or default_workers(), max(1, len(tasks)))
+    if workers == 1:
+        runner.set_progress(progress.docs)
+        try:
+            out = []
+            for t in tasks:
+                rec = runner.run_task(t)
+                progress.task_done(rec)
+                out.append(rec)
+            return out
+        finally:
+            runner.set_progress(None)
+
+    ctx = mp.get_context("forkserver")
+    q = ctx.Queue()
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                progress.docs(q.get(timeout=0.1))
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        futures = {pool.submit(runner.run_task, t): i for i, t in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for f in done:
+                exc = f.exception()
+                if exc is not None:
+                    raise exc
+                rec = f.result()
+                results[futures[f]] = rec
+                progress.task_done(rec)
+    except BaseException:
+        # stop at the first failure: cancel queued tasks and stop running ones
+        for p in list(getattr(pool, "_processes", {}).values()):
+            p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        drainer.join(timeout=2)
+        q.close()
+    return [results[i] for i in range(len(tasks))]

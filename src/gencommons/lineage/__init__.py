@@ -1,0 +1,1 @@
+"""Lineage: every artifact carries a manifest.json naming what it was made from."""

@@ -1,0 +1,236 @@
+"""The engine end to end on the real test corpus: outputs, manifest, rejected sink, resume rules,
+annotate mode and apply-thresholds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from gencommons.data.pipeline import Pipeline, result_license
+from gencommons.data.thresholds import apply_thresholds
+from gencommons.errors import ConfigError, InputDataError, OutputConflictError
+from gencommons.lineage.manifest import read_manifest
+
+
+def _config(corpus: Path, out: Path, steps: list[Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "input": [{"path": str(corpus / "gutenberg.jsonl.gz")}, {"path": str(corpus / "debian-man.jsonl.gz")}],
+        "steps": steps,
+        "output": {"path": str(out)},
+        "executor": {"kind": "local", "workers": 1},
+        **extra,
+    }
+
+
+def _read_all(out: Path) -> list[dict[str, Any]]:
+    m = read_manifest(str(out))
+    rows: list[dict[str, Any]] = []
+    for f in m["files"]:
+        rows.extend(pq.read_table(out / f["path"]).to_pylist())
+    return rows
+
+
+def _input_records(corpus: Path) -> list[dict[str, Any]]:
+    recs = []
+    for name in ("gutenberg", "debian-man"):
+        with gzip.open(corpus / f"{name}.jsonl.gz", "rt", encoding="utf-8") as fh:
+            recs.extend(json.loads(line) for line in fh)
+    return recs
+
+
+def test_run_keeps_every_document_and_metadata_without_steps(corpus_dir: Path, tmp_path: Path) -> None:
+    result = Pipeline.from_dict(_config(corpus_dir, tmp_path / "out", [])).run()
+    rows = _read_all(tmp_path / "out")
+    src = _input_records(corpus_dir)
+    assert [r["id"] for r in rows] == [r["id"] for r in src]
+    assert [r["text"] for r in rows] == [r["text"] for r in src]
+    assert [r["license"] for r in rows] == [r["license"] for r in src]
+    assert {r["lang"] for r in rows} == {r["lang"] for r in src}
+    m = result.manifest
+    assert m["counts"]["documents_in"] == len(src) == m["counts"]["documents_out"]
+    assert len(m["inputs"]) == 2
+    assert all(i["sha256"].startswith("sha256:") for i in m["inputs"])
+    assert sum(m["licenses"]["output"].values()) == len(src)
+
+
+def test_filter_counts_reasons_and_writes_rejected_sink(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    m = Pipeline.from_dict(_config(corpus_dir, out, [{"length": {"min_words": 200}}])).run().manifest
+    step = m["steps"][0]
+    src = _input_records(corpus_dir)
+    expected_drop = sum(1 for r in src if len(r["text"].split()) < 200)
+    assert step["docs_in"] == len(src)
+    assert step["dropped"] == {"length:too_few_words": expected_drop}
+    assert step["docs_out"] == len(src) - expected_drop == m["counts"]["documents_out"]
+    rejected = pq.read_table(out / "rejected").to_pylist()
+    assert len(rejected) == expected_drop == m["counts"]["rejected"]
+    assert {r["reason"] for r in rejected} == {"length:too_few_words"}
+    assert all(r["license"] for r in rejected)
+
+
+def test_license_defaults_from_config_and_survives(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "one two three"}\n{"text": "four five six", "license": "MIT"}\n', encoding="utf-8")
+    cfg = {"input": {"path": str(src), "license": "CC-BY-4.0", "source": "notes"},
+           "output": {"path": str(tmp_path / "out"), "format": "jsonl"}, "executor": {"workers": 1}}
+    m = Pipeline.from_dict(cfg).run().manifest
+    assert m["licenses"]["output"] == {"CC-BY-4.0": 1, "MIT": 1}
+    assert m["licenses"]["result"] == "CC-BY-4.0 AND MIT"
+    with gzip.open(tmp_path / "out" / m["files"][0]["path"], "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert [(r["id"], r["license"], r["source"]) for r in rows] == [
+        ("in.jsonl:1", "CC-BY-4.0", "notes"), ("in.jsonl:2", "MIT", "notes")]
+
+
+def test_file_url_and_glob_inputs(corpus_dir: Path, tmp_path: Path) -> None:
+    cfg = _config(corpus_dir, tmp_path / "out", [])
+    cfg["input"] = {"path": f"file://{corpus_dir}/*.jsonl.gz"}
+    m = Pipeline.from_dict(cfg).run().manifest
+    assert m["counts"]["documents_in"] == len(_input_records(corpus_dir))
+
+
+def test_rerun_is_already_complete_and_changed_config_refuses(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cfg = _config(corpus_dir, out, [{"length": {"min_words": 10}}])
+    first = Pipeline.from_dict(cfg).run()
+    again = Pipeline.from_dict(cfg).run()
+    assert again.already_complete and again.manifest["content_id"] == first.manifest["content_id"]
+    changed = _config(corpus_dir, out, [{"length": {"min_words": 11}}])
+    with pytest.raises(OutputConflictError, match=r"different config .*steps"):
+        Pipeline.from_dict(changed).run()
+    assert Pipeline.from_dict(changed).run(overwrite=True).manifest["config"]["steps"][0]["length"]["min_words"] == 11
+
+
+def test_unfinished_work_of_other_config_refuses(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / ".gencommons").mkdir(parents=True)
+    (out / ".gencommons" / "run.json").write_text('{"config_hash": "sha256:other", "config": {"steps": []}}')
+    with pytest.raises(OutputConflictError, match="unfinished work of a different config"):
+        Pipeline.from_dict(_config(corpus_dir, out, [])).run()
+
+
+def test_foreign_nonempty_output_refuses(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(OutputConflictError, match="not a gencommons output"):
+        Pipeline.from_dict(_config(corpus_dir, out, [])).run()
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_bad_record_fails_and_writes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "fine"}\n{"text": broken}\n', encoding="utf-8")
+    cfg = {"input": {"path": str(src)}, "output": {"path": str(tmp_path / "out")}, "executor": {"workers": 1}}
+    with pytest.raises(InputDataError, match=r"in\.jsonl:2: malformed JSON"):
+        Pipeline.from_dict(cfg).run()
+    assert not list((tmp_path / "out").glob("*.parquet"))
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_quarantine_counts_and_keeps_bad_records(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'{"text": "fine"}\n{"text": broken}\n{"id": 3}\n{"text": "caf\xe9"}\n[1, 2]\n')
+    cfg = {"input": {"path": str(src)}, "output": {"path": str(tmp_path / "out")}, "executor": {"workers": 1},
+           "on_error": "quarantine"}
+    m = Pipeline.from_dict(cfg).run().manifest
+    assert m["counts"]["documents_out"] == 1
+    assert m["counts"]["quarantined"] == 4
+    q = [json.loads(x) for f in (tmp_path / "out" / "quarantine").iterdir() for x in f.read_text().splitlines()]
+    assert [(r["line"], r["reason"]) for r in q] == [
+        (2, "malformed_json"), (3, "missing_text"), (4, "invalid_utf8"), (5, "not_an_object")]
+
+
+def test_exact_dedup_keeps_first_copy(corpus_dir: Path, tmp_path: Path) -> None:
+    m = Pipeline.from_dict(_config(corpus_dir, tmp_path / "out", ["exact_dedup"])).run().manifest
+    src = _input_records(corpus_dir)
+    seen: set[str] = set()
+    expected = []
+    for r in src:
+        key = " ".join(r["text"].lower().split())
+        if key not in seen:
+            seen.add(key)
+            expected.append(r["id"])
+    assert len(expected) < len(src)  # the corpus has natural duplicates
+    assert [r["id"] for r in _read_all(tmp_path / "out")] == expected
+    assert m["steps"][0]["dropped"] == {"exact_dedup:duplicate": len(src) - len(expected)}
+
+
+ANNOTATABLE = [{"length": {"min_words": 150}}, "exact_dedup", {"length": {"max_chars": 3000}}]
+
+
+def test_annotate_then_apply_thresholds_equals_filter_run(corpus_dir: Path, tmp_path: Path) -> None:
+    filtered = Pipeline.from_dict(_config(corpus_dir, tmp_path / "f", ANNOTATABLE[:2])).run().manifest
+    annotated_steps = [{"length": {"min_words": 150, "mode": "annotate"}}, {"exact_dedup": {"mode": "annotate"}}]
+    ann = Pipeline.from_dict(_config(corpus_dir, tmp_path / "a", annotated_steps)).run().manifest
+    assert ann["counts"]["documents_out"] == ann["counts"]["documents_in"]  # annotate drops nothing
+    rows = _read_all(tmp_path / "a")
+    assert {"length_words", "length_reason", "exact_dedup_reason", "exact_dedup_hash"} <= set(rows[0])
+    res = apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t"))
+    assert res["counts"]["documents_out"] == filtered["counts"]["documents_out"]
+    kept = [r["id"] for r in pq.read_table(tmp_path / "t" / "part-00000-0000.parquet").to_pylist()]
+    assert kept == [r["id"] for r in _read_all(tmp_path / "f")]
+    # a new threshold is a query, not a re-run
+    looser = apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t2"), overrides={"length": {"min_words": 50}})
+    assert looser["counts"]["documents_out"] > res["counts"]["documents_out"]
+    assert looser["inputs"][0]["content_id"] == ann["content_id"]
+
+
+def test_apply_thresholds_rejects_unknown_or_non_threshold(corpus_dir: Path, tmp_path: Path) -> None:
+    Pipeline.from_dict(_config(corpus_dir, tmp_path / "a", [{"length": {"mode": "annotate"}}])).run()
+    with pytest.raises(ConfigError, match="no annotated step named gopher"):
+        apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t"), overrides={"gopher": {"x": 1}})
+    with pytest.raises(ConfigError, match="has no parameter 'min_wrds'"):
+        apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t"), overrides={"length": {"min_wrds": 1}})
+
+
+def test_parquet_output_loads_with_hf_datasets(corpus_dir: Path, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "out"
+    # two inputs with different metadata columns: the commit unifies the schema across files
+    other = tmp_path / "extra.jsonl"
+    other.write_text('{"id": "x1", "text": "a document from elsewhere", "rating": 4.5}\n', encoding="utf-8")
+    cfg = _config(corpus_dir, out, [], output={"path": str(out), "shard_size": "100KB"})
+    cfg["input"].append({"path": str(other), "license": "CC0-1.0"})
+    m = Pipeline.from_dict(cfg).run().manifest
+    assert len(m["files"]) > 2  # the target size cut the output into several files
+    files = sorted(str(out / f["path"]) for f in m["files"])
+    ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "cache"))
+    assert ds.num_rows == m["counts"]["documents_out"]
+    assert {"id", "text", "license", "rating"} <= set(ds.column_names)
+    assert ds[ds.num_rows - 1]["rating"] == 4.5
+
+
+def test_missing_path_is_a_config_error(tmp_path: Path) -> None:
+    cfg = {"input": {"path": str(tmp_path / "nope.jsonl")}, "output": {"path": str(tmp_path / "out")}}
+    with pytest.raises(ConfigError, match=r"input\[0\]\.path: no such file"):
+        Pipeline.from_dict(cfg).run()
+
+
+def test_empty_input_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    src = tmp_path / "empty.jsonl"
+    src.write_text("")
+    cfg = {"input": {"path": str(src)}, "output": {"path": str(tmp_path / "out")}, "executor": {"workers": 1}}
+    with pytest.raises(InputDataError, match=r"empty\.jsonl: the file is empty"):
+        Pipeline.from_dict(cfg).run()
+
+
+def test_result_license() -> None:
+    assert result_license({}) == "NOASSERTION"
+    assert result_license({"MIT": 2}) == "MIT"
+    assert result_license({"MIT": 1, "GPL-2.0-only OR MIT": 1}) == "(GPL-2.0-only OR MIT) AND MIT"
+
+
+def test_workdir_is_removed_after_commit(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    Pipeline.from_dict(_config(corpus_dir, out, ["exact_dedup"])).run()
+    assert not (out / ".gencommons").exists()
+    assert sorted(os.listdir(out)) == ["manifest.json", "part-00000-0000.parquet", "rejected"]
+    shutil.rmtree(out)
