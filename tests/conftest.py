@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 from pathlib import Path
 
@@ -28,3 +30,27 @@ def shared_data() -> Path:
 def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", os.environ.get("TEST_COLUMNS", "160"))
+
+
+def split_corpus(corpus_dir: Path, folder: Path, *, n_files: int, copies: int) -> None:
+    """Write the test corpus ``copies`` times (ids made unique, so copies are cross-file duplicates),
+    split into ``n_files`` JSONL.gz files: many small shards for executor tests."""
+    recs = []
+    for name in ("gutenberg", "debian-man"):
+        with gzip.open(corpus_dir / f"{name}.jsonl.gz", "rt", encoding="utf-8") as fh:
+            recs.extend(json.loads(line) for line in fh)
+    folder.mkdir(parents=True)
+    rows = [dict(r, id=f"{r['id']}#{k}") for k in range(copies) for r in recs]
+    per = len(rows) // n_files + 1
+    for i in range(n_files):
+        with gzip.open(folder / f"in-{i:03d}.jsonl.gz", "wt", encoding="utf-8") as fh:
+            for r in rows[i * per:(i + 1) * per]:
+                fh.write(json.dumps(r) + "\n")
+
+
+@pytest.fixture(scope="session")
+def many_shards(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test corpus x4 in 24 files (24 shards)."""
+    folder = tmp_path_factory.mktemp("many") / "inputs"
+    split_corpus(corpus_dir, folder, n_files=24, copies=4)
+    return folder

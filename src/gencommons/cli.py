@@ -54,3 +54,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("Interrupted. Rerun the same command to resume.")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

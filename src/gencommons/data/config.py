@@ -91,6 +91,15 @@ class PipelineConfig(_Strict):
         "fail", description="fail: stop at the first bad record; quarantine: set it aside and count it."
     )
     batch_size: int = Field(10_000, ge=1, description="Documents per batch.")
+    task_size: int | str = Field(
+        "16MB", description="Consecutive input files smaller than this (on disk) are grouped into one task."
+    )
+
+    @field_validator("task_size")
+    @classmethod
+    def _task_size(cls, v: int | str) -> int | str:
+        parse_size(v)
+        return v
 
     @classmethod
     def from_yaml(cls, path: str) -> PipelineConfig:

@@ -10,7 +10,7 @@ print(result.manifest["counts"])
 The engine in four moves:
 
 1. **Plan.** Input paths expand (fsspec) to files in sorted order; consecutive small files group into
-   shards of up to 16 MB, a big file is a shard of its own. Shards do not depend on the number of
+   shards of up to ``task_size`` (16 MB), a big file is a shard of its own. Shards do not depend on the number of
    workers, so a rerun with other workers resumes the same work and writes the same files.
 2. **Stages.** Steps split at each global step (dedup): map stage 0 runs the steps before the first
    global step and saves its signatures; the global step's reduce stages run as parallel tasks; the
@@ -48,8 +48,7 @@ from gencommons.lineage.hashing import config_hash, content_id, file_sha256
 from gencommons.lineage.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
 
 WORKDIR = ".gencommons"
-SHARD_BYTES = 16 * 2**20  # files smaller than this group into one shard
-SHARD_FILES = 256
+SHARD_FILES = 256  # at most this many files in one shard
 
 
 @dataclass
@@ -88,6 +87,9 @@ class Pipeline:
         return config_hash(keyed), resolved
 
     def plan_shards(self) -> list[Shard]:
+        from gencommons.data.config import parse_size
+
+        limit = parse_size(self.config.task_size)
         files: list[InputFile] = []
         for i, icfg in enumerate(self.config.input):
             paths = icfg.path if isinstance(icfg.path, list) else [icfg.path]
@@ -98,7 +100,7 @@ class Pipeline:
         group: list[InputFile] = []
         size = 0
         for f in files:
-            if group and (size + f.bytes > SHARD_BYTES or len(group) >= SHARD_FILES):
+            if group and (size + f.bytes > limit or len(group) >= SHARD_FILES):
                 shards.append(Shard(len(shards), tuple(group)))
                 group, size = [], 0
             group.append(f)

@@ -10,10 +10,10 @@ Measured with ``bench/html_extraction.py`` on the 200 real pages of ``shared/dat
 whitespace collapsed before matching; one CPU core)::
 
     extractor     with found   without avoided   pages/s   empty pages
-    resiliparse        0.927             0.740       ~550             6
-    trafilatura        0.963             0.877        ~65             0
+    resiliparse        0.927             0.740       ~780             6
+    trafilatura        0.963             0.877        ~57             0
 
-trafilatura leaves out much more boilerplate but is about 9x slower; note that these pages are
+trafilatura leaves out much more boilerplate but is about 13x slower; note that these pages are
 trafilatura's own evaluation set, which its heuristics were tuned on, so its lead is an upper bound.
 The default stays ``resiliparse``: at web scale the extraction is the most expensive step of a WARC
 pipeline, and the quality filters that follow (C4/FineWeb line rules, repetition) remove much of what
