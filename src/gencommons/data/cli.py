@@ -61,14 +61,22 @@ def run(
     """Run a pipeline YAML (resumes unfinished work in the output folder) and print a summary."""
     from gencommons.data.config import PipelineConfig
     from gencommons.data.pipeline import Pipeline
+    from gencommons.errors import InputDataError, UserError
 
     cfg = PipelineConfig.from_yaml(pipeline)
     if executor:
         cfg = cfg.model_copy(update={"executor": cfg.executor.model_copy(update={"kind": executor})})
     bar = _Bar()
     t0 = time.perf_counter()
-    with bar.progress:
-        result = Pipeline(cfg).run(overwrite=overwrite, workers=workers, progress=bar, on_stage=bar.stage)
+    try:
+        with bar.progress:
+            result = Pipeline(cfg).run(overwrite=overwrite, workers=workers, progress=bar, on_stage=bar.stage)
+    except InputDataError as e:
+        hint = "" if cfg.on_error == "quarantine" else (
+            " Set `on_error: quarantine` in the pipeline to set bad records aside and count them instead.")
+        raise UserError(
+            f"{e}\nNo output was written to {cfg.output.path} (finished tasks are kept, and a rerun "
+            f"resumes).{hint}") from None
     elapsed = time.perf_counter() - t0
     if result.already_complete:
         console.print(f"[green]Already complete[/]: {result.output} was made by this exact config "

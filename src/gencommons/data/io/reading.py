@@ -9,6 +9,7 @@ becomes a metadata column. Malformed records go to ``bad`` (a ``BadRecords``), w
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -87,10 +88,61 @@ def open_input(path: str) -> IO[bytes]:
     """Open a local path or URL through fsspec, decompressing .gz/.zst/.bz2/.xz by its name."""
     import fsspec
 
+    zst = path.lower().endswith(".zst")
     try:
-        return fsspec.open(path, "rb", compression="infer").open()  # type: ignore[no-any-return]
+        fh = fsspec.open(path, "rb", compression=None if zst else "infer").open()
     except FileNotFoundError:
         raise InputDataError("no such file", path=path, reason="missing_file") from None
+    if zst:
+        return io.BufferedReader(_ZstdRaw(fh), buffer_size=1 << 20)
+    return fh  # type: ignore[no-any-return]
+
+
+class _ZstdRaw(io.RawIOBase):
+    """Decompress a (multi-frame) zstd stream and raise EOFError if it ends inside a frame.
+
+    zstandard's own stream reader treats a truncated frame as a clean end of file, which would lose
+    the tail of a cut file silently.
+    """
+
+    def __init__(self, fh: IO[bytes]):
+        import zstandard
+
+        self._fh = fh
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._d = self._new()
+        self._buf = b""
+        self._pos = 0
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._pos >= len(self._buf):
+            self._buf, self._pos = b"", 0
+            chunk = self._fh.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ends inside a frame")
+                return 0
+            while chunk:
+                self._in_frame = True
+                self._buf += self._d.decompress(chunk)
+                if self._d.eof:
+                    chunk = self._d.unused_data
+                    self._d = self._new()
+                    self._in_frame = False
+                else:
+                    chunk = b""
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 def _column(values: list[Any]) -> pa.Array:

@@ -1,0 +1,147 @@
+"""JSONL reading: compression, ids, metadata, and every kind of bad input named by file and line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gencommons.data.io.jsonl import read_jsonl
+from gencommons.data.io.reading import BadRecords, ReadOptions
+from gencommons.errors import InputDataError
+
+
+def _read(path: Path, **opts: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for batch in read_jsonl(str(path), ReadOptions(**opts), BadRecords()):
+        rows.extend(batch.to_pylist())
+    return rows
+
+
+def _write(path: Path, lines: list[bytes]) -> Path:
+    data = b"".join(line + b"\n" for line in lines)
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(data))
+    elif path.suffix == ".zst":
+        path.write_bytes(zstandard.ZstdCompressor().compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "a.jsonl.zst"])
+def test_plain_gz_zst(tmp_path: Path, name: str) -> None:
+    p = _write(tmp_path / name, [b'{"id": "x", "text": "caf\xc3\xa9", "n": 1}', b"", b'{"text": "two", "n": 2}'])
+    rows = _read(p)
+    assert [(r["id"], r["text"], r["n"]) for r in rows] == [("x", "café", 1), (f"{name}:3", "two", 2)]
+
+
+def test_text_and_id_fields_and_nested_metadata(tmp_path: Path) -> None:
+    p = _write(tmp_path / "a.jsonl", [b'{"doc": 7, "content": "hi", "meta": {"a": [1, 2]}, "text": "other"}'])
+    rows = _read(p, text_field="content", id_field="doc")
+    assert rows == [{"id": "7", "text": "hi", "meta": '{"a":[1,2]}', "orig_text": "other"}]
+
+
+def test_batches_cut_by_count_and_bytes(tmp_path: Path) -> None:
+    p = _write(tmp_path / "a.jsonl", [orjson.dumps({"text": "x" * 100}) for _ in range(10)])
+    sizes = [b.num_rows for b in read_jsonl(str(p), ReadOptions(batch_size=4), BadRecords())]
+    assert sizes == [4, 4, 2]
+    sizes = [b.num_rows for b in read_jsonl(str(p), ReadOptions(max_batch_bytes=250), BadRecords())]
+    assert sizes == [3, 3, 3, 1]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "message"),
+    [
+        (b'{"text": "a', "malformed_json", "malformed JSON"),
+        (b'{"text": "caf\xe9"}', "invalid_utf8", "invalid UTF-8"),
+        (b'{"body": "x"}', "missing_text", "no 'text' field"),
+        (b'{"text": ["x"]}', "text_not_string", "is list, not a string"),
+        (b'"just a string"', "not_an_object", "expected a JSON object"),
+    ],
+)
+def test_bad_line_names_file_and_line(tmp_path: Path, line: bytes, reason: str, message: str) -> None:
+    p = _write(tmp_path / "bad.jsonl", [b'{"text": "ok"}', line, b'{"text": "after"}'])
+    with pytest.raises(InputDataError, match=message) as info:
+        _read(p)
+    assert info.value.line == 2
+    assert info.value.reason == reason
+    assert str(info.value).startswith(f"{p}:2: ")
+    bad = BadRecords(quarantine=True)
+    rows = [r for b in read_jsonl(str(p), ReadOptions(), bad) for r in b.to_pylist()]
+    assert [r["text"] for r in rows] == ["ok", "after"]
+    assert bad.count == 1
+    assert bad.records[0]["reason"] == reason and bad.records[0]["line"] == 2
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    data = gzip.compress(b"".join(orjson.dumps({"text": f"doc {i} " * 50}) + b"\n" for i in range(2000)))
+    p = tmp_path / "cut.jsonl.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputDataError, match="truncated or corrupt") as info:
+        _read(p)
+    assert info.value.reason == "truncated_file"
+    assert info.value.line is not None and info.value.line > 1
+    bad = BadRecords(quarantine=True)
+    n = sum(b.num_rows for b in read_jsonl(str(p), ReadOptions(), bad))
+    assert 0 < n < 2000
+    assert bad.count == 1
+
+
+def test_truncated_zstd(tmp_path: Path) -> None:
+    data = zstandard.ZstdCompressor().compress(b'{"text": "x"}\n' * 5000)
+    p = tmp_path / "cut.jsonl.zst"
+    p.write_bytes(data[:-10])
+    with pytest.raises(InputDataError, match="truncated or corrupt"):
+        _read(p)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    p = _write(tmp_path / "e.jsonl", [b"", b"  "])
+    with pytest.raises(InputDataError, match="the file is empty") as info:
+        _read(p)
+    assert info.value.reason == "empty_file"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="no such file"):
+        _read(tmp_path / "nope.jsonl")
+
+
+def test_huge_single_document(tmp_path: Path) -> None:
+    text = ("word " * 10_000_000)[:50 * 2**20]  # a 50 MB document
+    p = _write(tmp_path / "big.jsonl", [orjson.dumps({"id": "big", "text": text}), b'{"text": "small"}'])
+    batches = list(read_jsonl(str(p), ReadOptions(max_batch_bytes=16 * 2**20), BadRecords()))
+    assert [b.num_rows for b in batches] == [1, 1]  # cut by bytes: the huge one travels alone
+    assert batches[0]["text"][0].as_py() == text
+
+
+json_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
+record = st.fixed_dictionaries(
+    {"text": json_text},
+    optional={"id": st.text(min_size=1, max_size=20), "lang": st.sampled_from(["en", "fr", None]),
+              "score": st.floats(allow_nan=False, allow_infinity=False), "n": st.integers(-2**62, 2**62)},
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(records=st.lists(record, min_size=1, max_size=30))
+def test_roundtrip_property(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    p = tmp_path / "r.jsonl.gz"
+    with gzip.open(p, "wt", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    rows = _read(p, batch_size=7)
+    assert [r["text"] for r in rows] == [r["text"] for r in records]
+    assert [r["id"] for r in rows] == [rec.get("id", f"r.jsonl.gz:{i + 1}") for i, rec in enumerate(records)]
+    for got, want in zip(rows, records, strict=True):
+        for key in ("lang", "score", "n"):
+            if key in want:
+                assert got[key] == want[key]
