@@ -46,12 +46,15 @@ def test_run_prints_summary_and_lineage_show(corpus_dir: Path, tmp_path: Path) -
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
     res = _gencommons("data", "run", "p.yaml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "too_few_words" in res.stdout and "documents in" in res.stdout
+    assert "too_few_words" in res.stdout
+    assert "documents in" in res.stdout
     again = _gencommons("data", "run", "p.yaml", cwd=tmp_path)
     assert "Already complete" in again.stdout
     show = _gencommons("lineage", "show", "out", cwd=tmp_path)
     assert show.returncode == 0
-    assert "dataset" in show.stdout and "exact_dedup" in show.stdout and "LicenseRef-PD-US-Gutenberg" in show.stdout
+    assert "dataset" in show.stdout
+    assert "exact_dedup" in show.stdout
+    assert "LicenseRef-PD-US-Gutenberg" in show.stdout
 
 
 def test_user_errors_have_no_traceback(tmp_path: Path) -> None:
@@ -64,8 +67,10 @@ def test_user_errors_have_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"text": "a"}\n{"txt": "b"}\n')
     (tmp_path / "p.yaml").write_text("input: {path: in.jsonl}\noutput: {path: out}\n")
     res = _gencommons("data", "run", "p.yaml", cwd=tmp_path)
-    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
     assert "in.jsonl:2: record has no 'text' field" in res.stderr
     assert "on_error: quarantine" in res.stderr
     res = _gencommons("lineage", "show", "nowhere", cwd=tmp_path)
-    assert res.returncode == 1 and "No manifest" in res.stderr
+    assert res.returncode == 1
+    assert "No manifest" in res.stderr

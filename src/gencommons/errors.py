@@ -15,6 +15,8 @@ A message says what happened, what is allowed and what to type.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GencommonsError(Exception):
     """Base of every gencommons exception."""
@@ -56,7 +58,7 @@ class InputDataError(UserError):
         self.reason = reason
         self._message = message
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]  # keep kw-only args across process pools
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the kw-only args across process pools
         return _rebuild_input_error, (self._message, self.path, self.line, self.reason)
 
 

@@ -116,11 +116,17 @@ def print_summary(m: dict[str, Any], output: str, *, elapsed: float | None) -> N
 
 
 @app.command("steps")
-def list_steps(name: str = typer.Argument(None, help="Show only this step.")) -> None:
+def list_steps(
+    name: str = typer.Argument(None, help="Show only this step."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print Markdown (the README's step reference)."),
+) -> None:
     """List every registered step with its parameters and defaults."""
     from gencommons.data.step import steps
 
     names = [name] if name else steps.names()
+    if markdown:
+        typer.echo(steps_markdown(names), nl=False)
+        return
     for n in names:
         step = steps[n]
         console.print(f"\n[bold cyan]{n}[/] ({step.kind}) — {step.doc.splitlines()[0] if step.doc else ''}")
@@ -150,3 +156,23 @@ def apply_thresholds_cmd(
 
     manifest = apply_thresholds(dataset, output, overrides=parse_overrides(set_), overwrite=overwrite)
     print_summary(manifest, output, elapsed=None)
+
+
+def steps_markdown(names: list[str]) -> str:
+    """The step reference as Markdown: one section per step, a table of its parameters."""
+    from gencommons.data.step import steps
+
+    out = []
+    for n in names:
+        step = steps[n]
+        doc = " ".join(step.doc.split("\n\n")[0].split()) if step.doc else ""
+        out.append(f"#### `{n}` ({step.kind})\n\n{doc}\n")
+        if getattr(step, "paper", None):
+            out.append(f"Source: {step.paper}\n")
+        out.append("| parameter | default | description |\n| --- | --- | --- |")
+        for pname, field in step.params.model_fields.items():
+            default = field.default if field.default_factory is None else field.default_factory()
+            desc = (field.description or "").replace("|", "\\|")
+            out.append(f"| `{pname}` | `{default!r}` | {desc} |")
+        out.append("")
+    return "\n".join(out) + "\n"

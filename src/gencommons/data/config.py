@@ -79,14 +79,15 @@ class StepSpec(_Strict):
         return steps[self.name]
 
     def parsed(self) -> StepParams:
-        return self.step().params(**self.params)  # type: ignore[no-any-return]
+        params: StepParams = self.step().params(**self.params)
+        return params
 
 
 class PipelineConfig(_Strict):
     input: list[InputConfig]
     steps: list[StepSpec] = Field(default_factory=list)
     output: OutputConfig
-    executor: ExecutorConfig = ExecutorConfig()
+    executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig.model_validate({}))
     on_error: Literal["fail", "quarantine"] = Field(
         "fail", description="fail: stop at the first bad record; quarantine: set it aside and count it."
     )
@@ -144,7 +145,7 @@ class PipelineConfig(_Strict):
 def _parse_step(i: int, item: Any, source: str) -> StepSpec:
     where = f"steps[{i}]"
     if isinstance(item, str):
-        name, params = item, {}
+        name, params = item, dict[str, Any]()
     elif isinstance(item, dict) and len(item) == 1:
         name, params = next(iter(item.items()))
         params = params or {}

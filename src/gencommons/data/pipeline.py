@@ -78,7 +78,7 @@ class Pipeline:
     @property
     def output(self) -> str:
         path = self.config.output.path
-        return path[len("file://"):] if path.startswith("file://") else path
+        return path.removeprefix("file://")
 
     def fingerprint(self) -> tuple[str, dict[str, Any]]:
         """The config hash that decides whether existing work may be resumed (executor excluded)."""
@@ -243,7 +243,7 @@ class Pipeline:
             _unify_parquet(out_files)
         _unify_parquet(rej_files)
         moves: list[tuple[str, str]] = []
-        files_info = []
+        files_info: list[dict[str, Any]] = []
         for f in out_files:
             name = os.path.basename(f)
             files_info.append({"path": name, "sha256": file_sha256(f), "bytes": os.path.getsize(f)})
@@ -276,7 +276,7 @@ class Pipeline:
         inputs = [i for r in first_maps for i in r["inputs"]]
         manifest = new_manifest(
             "dataset",
-            content_id=content_id((f["path"], f["sha256"]) for f in files_info),
+            content_id=content_id((str(f["path"]), str(f["sha256"])) for f in files_info),
             config_hash=fp,
             config=resolved,
             inputs=inputs,

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gencommons.data.config import InputConfig, PipelineConfig
-from gencommons.data.document import ID, LICENSE, TEXT
+from gencommons.data.document import LICENSE, TEXT
 from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.data.io.writing import ParquetWriter, WrittenFile, writers
 from gencommons.data.step import StepCounts
@@ -161,8 +161,7 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
     if bad.records:
         quarantine = os.path.join(tmp, f"quarantine-{task.shard.index:05d}.jsonl")
         with open(quarantine, "wb") as fh:
-            for rec in bad.records:
-                fh.write(orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE))
+            fh.writelines(orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE) for rec in bad.records)
     # rename into place, then write the completion record last
     moved_out = _move_all(out_files, out_dir)
     moved_rej = _move_all(rej_files, wd.rejected_dir())
@@ -238,8 +237,8 @@ def _source_batches(
                                n_rows=n_rows)
     counts = book.counts.setdefault(task.apply_global, StepCounts())
     row = 0
-    for f in files:
-        for rb in pq.ParquetFile(f).iter_batches(batch_size=cfg.batch_size):
+    for path in files:
+        for rb in pq.ParquetFile(path).iter_batches(batch_size=cfg.batch_size):
             batch = pa.Table.from_batches([rb])
             n = batch.num_rows
             book.docs_read += n

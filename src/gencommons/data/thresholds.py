@@ -118,7 +118,7 @@ def apply_thresholds(
     resolved = {"apply_thresholds": {name: p.model_dump(mode="json") for name, _, p in plan}}
     manifest = new_manifest(
         "dataset",
-        content_id=content_id((f["path"], f["sha256"]) for f in files_info),
+        content_id=content_id((str(f["path"]), str(f["sha256"])) for f in files_info),
         config_hash=config_hash(resolved),
         config=resolved,
         inputs=[{"path": dataset, "content_id": src["content_id"], "docs": table.height}],

@@ -113,7 +113,7 @@ class ExactDedup:
             sig = pq.read_table(sig_files[0]) if len(sig_files) == 1 else ds.dataset(sig_files).to_table()
             hashes[sig["row"].to_numpy().astype(np.int64)] = sig["hash"].to_numpy()
         return pa.table({
-            "reason": pa.array(np.where(reason, REASON, None).tolist(), pa.string()),
+            "reason": pa.array([REASON if r else None for r in reason.tolist()], pa.string()),
             "exact_dedup_hash": pa.array(hashes),
         })
 

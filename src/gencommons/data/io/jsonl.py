@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import orjson
 import pyarrow as pa
 
-from gencommons.data.io.reading import BadRecords, BatchBuilder, ReadOptions, open_input, readers, record_to_doc
+from gencommons.data.io.reading import (
+    BadRecords,
+    BatchBuilder,
+    ReadOptions,
+    open_input,
+    readers,
+    record_to_doc,
+)
 from gencommons.errors import InputDataError
 
 

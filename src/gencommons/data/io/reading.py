@@ -95,7 +95,8 @@ def open_input(path: str) -> IO[bytes]:
         raise InputDataError("no such file", path=path, reason="missing_file") from None
     if zst:
         return io.BufferedReader(_ZstdRaw(fh), buffer_size=1 << 20)
-    return fh  # type: ignore[no-any-return]
+    out: IO[bytes] = fh
+    return out
 
 
 class _ZstdRaw(io.RawIOBase):

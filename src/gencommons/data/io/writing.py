@@ -122,7 +122,7 @@ class JsonlGzWriter(_Rolling):
     ext = ".jsonl.gz"
 
     def _open(self, path: str, schema: pa.Schema) -> None:
-        self._fh = gzip.open(path, "wb", compresslevel=6)
+        self._fh = gzip.open(path, "wb", compresslevel=6)  # noqa: SIM115 - closed in _close_file
 
     def _write(self, batch: pa.Table) -> None:
         for row in batch.to_pylist():
