@@ -78,7 +78,8 @@ def test_bad_line_names_file_and_line(tmp_path: Path, line: bytes, reason: str, 
     rows = [r for b in read_jsonl(str(p), ReadOptions(), bad) for r in b.to_pylist()]
     assert [r["text"] for r in rows] == ["ok", "after"]
     assert bad.count == 1
-    assert bad.records[0]["reason"] == reason and bad.records[0]["line"] == 2
+    assert bad.records[0]["reason"] == reason
+    assert bad.records[0]["line"] == 2
 
 
 def test_truncated_gzip(tmp_path: Path) -> None:
@@ -88,7 +89,8 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="truncated or corrupt") as info:
         _read(p)
     assert info.value.reason == "truncated_file"
-    assert info.value.line is not None and info.value.line > 1
+    assert info.value.line is not None
+    assert info.value.line > 1
     bad = BadRecords(quarantine=True)
     n = sum(b.num_rows for b in read_jsonl(str(p), ReadOptions(), bad))
     assert 0 < n < 2000
