@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PIP     := $(BIN)/pip install -c constraints.txt
 
-.PHONY: demo test test-fast lint typecheck bench clean install
+.PHONY: demo test test-fast lint bench docs clean install
 
 install: $(STAMP)
 
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks against the peers; writes bench/results/
 	$(BIN)/python bench/run_all.py
+
+docs: $(STAMP)  ## regenerate the README's step reference
+	$(BIN)/python docs/update_steps.py
 
 clean:
 	rm -rf $(VENV) demo-out bench/results .pytest_cache .ruff_cache .mypy_cache

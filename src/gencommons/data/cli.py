@@ -12,6 +12,8 @@ from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
+if not console.is_terminal:  # piped or in CI: a wider page than rich's default 80 columns
+    console = Console(width=120)
 err_console = Console(stderr=True)
 
 
@@ -95,7 +97,7 @@ def print_summary(m: dict[str, Any], output: str, *, elapsed: float | None) -> N
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, s in enumerate(m["steps"]):
         dropped = sum(s["dropped"].values())
-        top = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:3]
+        top = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:2]
         notes = [f"{k.split(':', 1)[-1]} {v:,}" for k, v in top] + [f"{k} {v:,}" for k, v in s["counts"].items()]
         rate = s["docs_in"] / s["seconds"] if s["seconds"] > 0 else 0
         t.add_row(str(i), s["name"], s["mode"], f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{dropped:,}",
@@ -111,7 +113,7 @@ def print_summary(m: dict[str, Any], output: str, *, elapsed: float | None) -> N
     top = sorted(lic["output"].items(), key=lambda kv: -kv[1])
     more = f", and {len(top) - 6} more (see manifest.json)" if len(top) > 6 else ""
     console.print("licences out: " + ", ".join(f"{k} {v:,}" for k, v in top[:6]) + more)
-    console.print(f"output: {output}/  (manifest.json, rejected/{', quarantine/' if c['quarantined'] else ''})")
+    console.print(f"output: {output.rstrip('/')}/  (manifest.json, rejected/{', quarantine/' if c['quarantined'] else ''})")
     console.print(f"content id: {m['content_id']}")
 
 

@@ -268,7 +268,9 @@ class Pipeline:
         steps_info = []
         for i, spec in enumerate(cfg.steps):
             c = counts.get(i, StepCounts())
-            steps_info.append({"name": spec.name, "mode": spec.mode, "kind": spec.step().kind, **c.to_dict()})
+            kind = spec.step().kind
+            mode = "map" if kind == "mapper" else spec.mode
+            steps_info.append({"name": spec.name, "mode": mode, "kind": kind, **c.to_dict()})
         docs_in = sum(r["docs_read"] for r in first_maps)
         docs_out = sum(r["rows_out"] for r in final_maps)
         quarantined = sum(r.get("quarantined", 0) for r in first_maps)
