@@ -109,6 +109,9 @@ def print_summary(m: dict[str, Any], output: str, *, elapsed: float | None) -> N
     if elapsed:
         line += f" in {elapsed:.1f} s ({c['documents_in'] / elapsed:,.0f} docs/s)"
     console.print(line)
+    skipped = m.get("skipped_by_reader") or {}
+    if skipped:
+        console.print("skipped by the readers (not documents): " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
     lic = m["licenses"]
     top = sorted(lic["output"].items(), key=lambda kv: -kv[1])
     more = f", and {len(top) - 6} more (see manifest.json)" if len(top) > 6 else ""

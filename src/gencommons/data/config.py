@@ -40,9 +40,17 @@ class InputConfig(_Strict):
     id_field: str = Field("id", description="Record field holding a unique id (else <file>:<line>).")
     source: str | None = Field(None, description="Value of the `source` column when records have none.")
     license: str | None = Field(None, description="SPDX id for records without a `license` value.")
-    extractor: Literal["resiliparse", "trafilatura"] = Field(
-        "resiliparse", description="HTML-to-text extractor for WARC input."
-    )
+    extractor: str = Field("resiliparse", description="HTML-to-text extractor for WARC input (resiliparse, "
+                           "trafilatura, or a plugin's).")
+
+    @field_validator("extractor")
+    @classmethod
+    def _extractor(cls, v: str) -> str:
+        from gencommons.data.io.html import extractors
+
+        if v not in extractors:
+            raise ValueError(extractors.miss_message(v))
+        return v
 
 
 class OutputConfig(_Strict):

@@ -274,6 +274,10 @@ class Pipeline:
         docs_in = sum(r["docs_read"] for r in first_maps)
         docs_out = sum(r["rows_out"] for r in final_maps)
         quarantined = sum(r.get("quarantined", 0) for r in first_maps)
+        skipped: dict[str, int] = {}
+        for r in first_maps:
+            for k, v in r.get("skipped", {}).items():
+                skipped[k] = skipped.get(k, 0) + v
         rejected_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in rej_files)
         inputs = [i for r in first_maps for i in r["inputs"]]
         manifest = new_manifest(
@@ -286,6 +290,7 @@ class Pipeline:
             files=files_info,
             counts={"documents_in": docs_in, "documents_out": docs_out, "rejected": rejected_rows,
                     "quarantined": quarantined, "shards": n_shards},
+            skipped_by_reader=dict(sorted(skipped.items())),
             steps=steps_info,
             licenses={"inputs": dict(sorted(lic_in.items())), "output": dict(sorted(lic_out.items())),
                       "result": result_license(lic_out)},

@@ -180,6 +180,7 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
         "rejected_files": [os.path.basename(f.path) for f in moved_rej],
         "quarantine_file": os.path.basename(moved_q) if moved_q else None,
         "quarantined": bad.count,
+        "skipped": dict(sorted(bad.skipped.items())),
         "docs_read": book.docs_read,
         "inputs": inputs_info,
         "counts": {str(i): c.to_dict() for i, c in sorted(book.counts.items())},

@@ -42,8 +42,13 @@ def resiliparse(html: str) -> str:
     """
     from resiliparse.extract.html2text import extract_plain_text
 
-    return extract_plain_text(  # type: ignore[no-any-return]
-        _encodable(html), main_content=True, preserve_formatting=True, alt_texts=False, comments=False, post_meta=False
+    return extract_plain_text(
+        _encodable(html),
+        main_content=True,
+        preserve_formatting=True,
+        alt_texts=False,
+        comments=False,
+        post_meta=False,
     )
 
 
@@ -53,7 +58,9 @@ def trafilatura(html: str) -> str:
     try:
         from trafilatura import extract
     except ImportError:
-        raise MissingDependencyError("The 'trafilatura' HTML extractor needs it: pip install trafilatura") from None
+        raise MissingDependencyError(
+            "The 'trafilatura' HTML extractor needs it: pip install trafilatura"
+        ) from None
 
     return extract(_encodable(html), include_comments=False) or ""
 
@@ -71,8 +78,13 @@ def html_to_text(html: str, *, extractor: str = "resiliparse") -> str:
 # <meta charset="x"> or <meta http-equiv="Content-Type" content="text/html; charset=x">, in the head
 _META_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _META_SCAN_BYTES = 4096
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before its prefix
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)  # UTF-32 LE before its prefix
 
 
 def decode_html(body: bytes, *, declared: str | None = None) -> str:
@@ -103,14 +115,14 @@ def decode_html(body: bytes, *, declared: str | None = None) -> str:
     if match := _META_CHARSET.search(body, 0, _META_SCAN_BYTES):
         meta = _whatwg(match.group(1).decode("ascii"))
     first = [http] if http and http.startswith(("utf-16", "utf-32")) else []
-    for name in dict.fromkeys([*first, "utf-8", http, meta]):  # ordered, without repeats
-        if name is None:
+    for charset in dict.fromkeys([*first, "utf-8", http, meta]):  # ordered, without repeats
+        if charset is None:
             continue
         try:
-            return body.decode(name)
+            return body.decode(charset)
         except UnicodeDecodeError:
             pass
-    return body.decode(detect_encoding(body, from_html_meta=False), errors="replace")
+    return body.decode(detect_encoding(body, from_html_meta=False) or "utf-8", errors="replace")
 
 
 def _whatwg(name: str | None) -> str | None:

@@ -28,7 +28,7 @@ readers: Registry[Reader] = Registry("input format", package="gencommons.data.io
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson"),
     "parquet": (".parquet",),
-    "warc": (".warc", ".warc.gz", ".arc.gz"),
+    "warc": (".warc", ".warc.gz", ".warc.zst", ".arc", ".arc.gz"),
     "text": (".txt", ".txt.gz", ".md"),
 }
 
@@ -70,6 +70,8 @@ class BadRecords:
     quarantine: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
+    # records a reader skips by design, not errors (a WARC's non-HTML responses, pages without text)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, error: InputDataError, raw: str | bytes | None = None) -> None:
         if not self.quarantine:

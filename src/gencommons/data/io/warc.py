@@ -10,8 +10,9 @@ written), ``content_type`` and ``warc_file`` (the path, relative to ``ReadOption
 
 Skipped and counted, not errors (a crawl is mostly this): records of other types (``request``,
 ``metadata``, ``warcinfo``, ``revisit``, ...) as ``not_response``, responses that aren't HTML
-(``not_html``), non-2xx statuses (``http_status``: a 404 page isn't the document at its URL), and
-pages whose extraction is empty (``no_text``: navigation-only pages, redirects with a body, framesets).
+(``not_html``, their bodies never copied out), non-2xx statuses (``http_status``: a 404 page isn't the
+document at its URL), pages over 32 MiB stored or decoded (``too_large``) and pages whose extraction
+is empty (``no_text``: navigation-only pages, redirects with a body, framesets).
 The generator's return value is that ``Counter``, also logged per file; ``counts = yield from
 read_warc(...)`` gets it.
 
@@ -30,11 +31,12 @@ from __future__ import annotations
 
 import io
 import logging
+import lzma
 import re
 import zlib
 from collections import Counter
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import pyarrow as pa
@@ -46,6 +48,8 @@ from gencommons.errors import InputDataError, MissingDependencyError
 log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# a page over this (stored or decoded) is skipped: no main text is that long, and parsing it costs seconds
+MAX_PAGE_BYTES = 32 * 2**20
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
 
 
@@ -56,11 +60,26 @@ class _Response:
     record_id: str | None
     url: str | None
     date: str | None
-    status: int | None
-    content_type: str | None  # the HTTP Content-Type header value, parameters included
+    status: int | None = None
+    content_type: str | None = None  # the HTTP Content-Type header value, parameters included
+    size: int = 0  # body bytes as stored
     codings: tuple[str, ...] = ()  # HTTP transfer and content codings, in the order to undo them
-    body: bytes = b""  # as stored
+    body: bytes = b""  # as stored; read only when the record can become a document
     error: str | None = None  # why the HTTP header couldn't be read
+
+    @property
+    def media_type(self) -> str:
+        return (self.content_type or "").split(";", 1)[0].strip().lower()
+
+    def skip_reason(self) -> str | None:
+        """Why this response won't be a document, or None."""
+        if self.media_type not in HTML_TYPES:
+            return "not_html"
+        if self.status is None or not 200 <= self.status < 300:
+            return "http_status"
+        if self.size > MAX_PAGE_BYTES:
+            return "too_large"
+        return None
 
 
 class _Cursor:
@@ -79,58 +98,145 @@ class _Cursor:
     def where(self) -> tuple[int, str]:
         """(record number, description) of the record being read when reading failed."""
         if self.inside:
-            at = f", which starts at byte {self.offset} of the uncompressed stream" if self.offset is not None else ""
+            at = (
+                f", which starts at byte {self.offset} of the uncompressed stream"
+                if self.offset is not None
+                else ""
+            )
             return self.number, f"in record {self.number}{at}"
         return self.number + 1, f"after record {self.number}"
+
+
+class _QuietEnd:
+    """A decompressed stream that ends quietly where its input is cut or corrupt, keeping the error.
+
+    FastWARC reads ahead in large blocks: an error raised inside one would lose the complete records
+    before the cut that the block holds, and the record number with them. Ending quietly lets it read
+    every complete record first; the reader reports ``error`` afterwards.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.error: BaseException | None = None
+        self.position = 0
+        self.errors: tuple[type[BaseException], ...] = (
+            EOFError,
+            OSError,
+            zlib.error,
+            lzma.LZMAError,
+            *_zstd_errors(),
+        )
+
+    def read(self, size: int = -1) -> bytes:
+        # read1 hands over one decompressed block at a time: what came before an error isn't lost with
+        # it, as it is inside a buffered read(size)
+        read1 = getattr(self.fh, "read1", self.fh.read)
+        parts: list[bytes] = []
+        want = size if size >= 0 else 1 << 62
+        while want > 0 and self.error is None:
+            try:
+                data = read1(min(want, 1 << 20))
+            except self.errors as e:
+                self.error = e  # a truncated gzip/bz2/xz stream raises EOFError; a corrupt one the others
+                break
+            if not data:
+                break
+            parts.append(data)
+            want -= len(data)
+        out = b"".join(parts)
+        self.position += len(out)
+        return out
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("a decompressed stream is read forward only")
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 @readers.register("warc")
 def read_warc(path: str, opts: ReadOptions, bad: BadRecords) -> Generator[pa.Table, None, Counter[str]]:
     """Yield batches of main text from the HTML responses of a WARC (or ARC) file."""
     extract = extractors[opts.extractor]  # an unknown name fails before any file is opened
-    warc_file = path[len(opts.root):].lstrip("/") if opts.root and path.startswith(opts.root) else path
+    warc_file = path[len(opts.root) :].lstrip("/") if opts.root and path.startswith(opts.root) else path
     counts: Counter[str] = Counter()
     builder = BatchBuilder(opts)
     cursor = _Cursor()
     is_arc = re.search(r"\.arc(\.\w+)?$", path.lower()) is not None
-    with open_input(path) as fh:
+    with open_input(path) as raw:
+        fh = _QuietEnd(raw)
         records = _arc_responses(fh, cursor) if is_arc else _warc_responses(fh, cursor)
+        failure = None  # (reason, message) of what stopped the reading
         try:
             for resp in records:
-                doc = _to_document(resp, path=path, warc_file=warc_file, number=cursor.number, counts=counts,
-                                   bad=bad, extract=extract)
+                doc = _to_document(
+                    resp,
+                    path=path,
+                    warc_file=warc_file,
+                    number=cursor.number,
+                    counts=counts,
+                    bad=bad,
+                    extract=extract,
+                )
                 cursor.inside = False
                 if doc is not None:
                     counts["kept"] += 1
                     out = builder.add(*doc)
                     if out is not None:
                         yield out
-        except EOFError as e:
+        except EOFError as e:  # a record body shorter than its header says
+            failure = ("truncated_file", f"the file is truncated {{where}} ({e})")
+        except OSError as e:  # FastWARC can't parse what follows
+            failure = ("corrupt_file", f"not a readable WARC file {{where}} ({type(e).__name__}: {e})")
+        if fh.error is not None:  # the decompressor's complaint is the cause of whatever followed
+            failure = (
+                ("truncated_file", f"the file is truncated {{where}} ({fh.error})")
+                if isinstance(fh.error, EOFError)
+                else ("corrupt_file", f"the compressed stream is corrupt {{where}} ({fh.error})")
+            )
+        if failure is not None:
             line, where = cursor.where()
-            bad(InputDataError(f"the file is truncated {where} ({e})", path=path, line=line,
-                               reason="truncated_file"))
-        except (OSError, zlib.error) as e:
-            line, where = cursor.where()
-            bad(InputDataError(f"not a readable WARC file {where} ({type(e).__name__}: {e})", path=path,
-                               line=line, reason="corrupt_file"))
-        if cursor.number == 0:
+            bad(InputDataError(failure[1].format(where=where), path=path, line=line, reason=failure[0]))
+        elif cursor.number == 0:
             size = fh.tell()  # bytes read (uncompressed), all of them: the iterator found no record
             if size:
-                bad(InputDataError(f"not a WARC file: no WARC record in its {size} bytes", path=path,
-                                   reason="corrupt_file"))
+                bad(
+                    InputDataError(
+                        f"not a WARC file: no WARC record in its {size} bytes",
+                        path=path,
+                        reason="corrupt_file",
+                    )
+                )
             else:
                 bad(InputDataError("the file is empty (no WARC records)", path=path, reason="empty_file"))
     counts["records"] = cursor.number
+    for k, v in counts.items():
+        if k not in ("records", "kept", "not_response"):  # requests, warcinfo: not pages
+            bad.skipped[k] = bad.skipped.get(k, 0) + v
     last = builder.flush()
     if last is not None:
         yield last
-    log.info("%s: %d records, %d documents; skipped %s", path, cursor.number, counts["kept"],
-             ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k not in ("records", "kept")) or "none")
+    log.info(
+        "%s: %d records, %d documents; skipped %s",
+        path,
+        cursor.number,
+        counts["kept"],
+        ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k not in ("records", "kept")) or "none",
+    )
     return counts
 
 
 def _to_document(
-    resp: _Response | None, *, path: str, warc_file: str, number: int, counts: Counter[str], bad: BadRecords,
+    resp: _Response | None,
+    *,
+    path: str,
+    warc_file: str,
+    number: int,
+    counts: Counter[str],
+    bad: BadRecords,
     extract: Extractor,
 ) -> tuple[str, str, dict[str, Any]] | None:
     """(id, text, meta) of one record, or None after counting why it was skipped."""
@@ -138,21 +244,34 @@ def _to_document(
         counts["not_response"] += 1
         return None
     if resp.error is not None:
-        bad(InputDataError(f"record {resp.record_id}: unreadable HTTP header ({resp.error})", path=path,
-                           line=number, reason="malformed_http"))
+        bad(
+            InputDataError(
+                f"record {resp.record_id}: unreadable HTTP header ({resp.error})",
+                path=path,
+                line=number,
+                reason="malformed_http",
+            )
+        )
         return None
-    media_type = (resp.content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in HTML_TYPES:
-        counts["not_html"] += 1
-        return None
-    if resp.status is None or not 200 <= resp.status < 300:
-        counts["http_status"] += 1
+    reason = resp.skip_reason()
+    if reason is not None:
+        counts[reason] += 1
         return None
     try:
         body = _undo_codings(resp.body, resp.codings)
-    except (ValueError, OSError, zlib.error) as e:
-        bad(InputDataError(f"record {resp.record_id}: can't undo the HTTP coding {', '.join(resp.codings)} ({e})",
-                           path=path, line=number, reason="bad_content_encoding"), resp.body[:2000])
+    except _TooLarge:
+        counts["too_large"] += 1
+        return None
+    except ValueError as e:
+        bad(
+            InputDataError(
+                f"record {resp.record_id}: can't undo the HTTP coding {', '.join(resp.codings)} ({e})",
+                path=path,
+                line=number,
+                reason="bad_content_encoding",
+            ),
+            resp.body[:2000],
+        )
         return None
     charset = _CHARSET.search(resp.content_type or "")
     text = extract(decode_html(body, declared=charset.group(1) if charset else None)).strip()
@@ -160,11 +279,14 @@ def _to_document(
         counts["no_text"] += 1
         return None
     doc_id = resp.record_id or f"{warc_file.rsplit('/', 1)[-1]}:{number}"
-    return doc_id, text, {"url": resp.url, "timestamp": resp.date, "content_type": media_type,
-                          "warc_file": warc_file}
+    return (
+        doc_id,
+        text,
+        {"url": resp.url, "timestamp": resp.date, "content_type": resp.media_type, "warc_file": warc_file},
+    )
 
 
-def _warc_responses(fh: IO[bytes], cursor: _Cursor) -> Iterator[_Response | None]:
+def _warc_responses(fh: _QuietEnd, cursor: _Cursor) -> Iterator[_Response | None]:
     """Every record of a WARC stream: a _Response for a response record, None for any other."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
@@ -175,29 +297,40 @@ def _warc_responses(fh: IO[bytes], cursor: _Cursor) -> Iterator[_Response | None
             yield None
             continue
         headers = rec.headers
-        ids = {"record_id": headers.get("WARC-Record-ID"), "url": headers.get("WARC-Target-URI"),
-               "date": headers.get("WARC-Date")}
+        resp = _Response(
+            record_id=headers.get("WARC-Record-ID"),
+            url=headers.get("WARC-Target-URI"),
+            date=headers.get("WARC-Date"),
+        )
         try:
             rec.parse_http(quirks_mode=True)
         except OSError as e:  # a header over FastWARC's length limit; the next record is still found
-            yield _Response(**ids, status=None, content_type=None, error=str(e))
+            yield replace(resp, error=str(e))
             continue
-        body = rec.reader.read()
-        if len(body) < rec.content_length:  # content_length: the body length the headers announce
-            raise EOFError(f"its body has {len(body)} of {rec.content_length} bytes")
         http = rec.http_headers  # None when the record isn't HTTP (dns:, ftp:); empty when it is garbage
         if http is None:
-            yield _Response(**ids, status=None, content_type=headers.get("WARC-Identified-Payload-Type"))
-            continue
-        status = http.status_code
-        yield _Response(
-            **ids, status=status if isinstance(status, int) else None,
-            content_type=http.get("Content-Type") or headers.get("WARC-Identified-Payload-Type"),
-            codings=_codings(http.get), body=body,
-        )
+            resp = replace(resp, content_type=headers.get("WARC-Identified-Payload-Type"))
+        else:
+            status = http.status_code
+            resp = replace(
+                resp,
+                status=status if isinstance(status, int) else None,
+                content_type=http.get("Content-Type") or headers.get("WARC-Identified-Payload-Type"),
+                size=rec.content_length,  # the body length the headers announce
+                codings=_codings(http.get),
+            )
+        if resp.skip_reason() is None:
+            body = rec.reader.read()
+            got = len(body)
+            resp = replace(resp, body=body)
+        else:
+            got = rec.reader.consume()  # skipped without copying it out
+        if got < rec.content_length:
+            raise EOFError(f"its body has {got} of {rec.content_length} bytes")
+        yield resp
 
 
-def _arc_responses(fh: IO[bytes], cursor: _Cursor) -> Iterator[_Response | None]:
+def _arc_responses(fh: _QuietEnd, cursor: _Cursor) -> Iterator[_Response | None]:
     """Every record of an ARC stream (warcio converts them to WARC records; their ids are random)."""
     try:
         from warcio.archiveiterator import ArchiveIterator
@@ -213,21 +346,27 @@ def _arc_responses(fh: IO[bytes], cursor: _Cursor) -> Iterator[_Response | None]
                 yield None
                 continue
             head = rec.rec_headers
-            ids = {"record_id": None, "url": head.get_header("WARC-Target-URI"), "date": head.get_header("WARC-Date")}
+            resp = _Response(
+                record_id=None, url=head.get_header("WARC-Target-URI"), date=head.get_header("WARC-Date")
+            )
             http = rec.http_headers
             if http is None:  # dns: and other non-HTTP captures
-                yield _Response(**ids, status=None, content_type=None)
+                yield resp
                 continue
-            body = rec.raw_stream.read()
-            cursor.offset = records.get_record_offset()
+            status = http.get_statuscode()
             expected = rec.length - http.total_len
+            resp = replace(
+                resp,
+                status=int(status) if status.isdigit() else None,
+                content_type=http.get_header("Content-Type"),
+                size=expected,
+                codings=_codings(http.get_header),
+            )
+            body = rec.raw_stream.read()  # ARC files are small and old: no need to skip without reading
+            cursor.offset = records.get_record_offset()
             if len(body) < expected:
                 raise EOFError(f"its body has {len(body)} of {expected} bytes")
-            status = http.get_statuscode()
-            yield _Response(
-                **ids, status=int(status) if status.isdigit() else None, content_type=http.get_header("Content-Type"),
-                codings=_codings(http.get_header), body=body,
-            )
+            yield replace(resp, body=body) if resp.skip_reason() is None else resp
     except ArchiveLoadFailed as e:
         raise OSError(str(e)) from e
 
@@ -246,7 +385,7 @@ def _codings(get: Any) -> tuple[str, ...]:
 
 
 def _undo_codings(body: bytes, codings: tuple[str, ...]) -> bytes:
-    """Remove HTTP codings; raises ValueError/OSError/zlib.error on a body that won't decode.
+    """Remove HTTP codings; ValueError when a body won't decode or decodes past MAX_PAGE_BYTES.
 
     Archivers often store the decoded body and keep the header that announced the coding, so a
     body that won't decode but is already markup is taken as it is.
@@ -254,40 +393,49 @@ def _undo_codings(body: bytes, codings: tuple[str, ...]) -> bytes:
     for coding in codings:
         try:
             body = _undo_coding(body, coding)
-        except (ValueError, OSError, zlib.error):
+        except _TooLarge:
+            raise
+        except ValueError:
             if body.lstrip()[:1] != b"<":
                 raise
     return body
 
 
+class _TooLarge(ValueError):
+    """A body that decodes to more than MAX_PAGE_BYTES (a decompression bomb, or no web page)."""
+
+
 def _undo_coding(body: bytes, coding: str) -> bytes:
     if coding == "chunked":
         return _dechunk(body)
-    if coding in ("gzip", "x-gzip", "deflate"):
-        # wbits 47: a gzip or zlib header, detected; raw deflate (a common misreading of "deflate") as -15
-        d = zlib.decompressobj(47 if body[:1] in (b"\x1f", b"\x78") else -15)
-        out = d.decompress(body)
-        if not d.eof:
-            raise ValueError("the compressed body ends early")
-        return out
-    if coding == "br":
-        from fastwarc.stream_io import BrotliReader  # FastWARC bundles brotli
+    try:
+        if coding in ("gzip", "x-gzip", "deflate"):
+            # wbits 47: a gzip or zlib header, detected; raw deflate (a common misreading of "deflate") as -15
+            d = zlib.decompressobj(47 if body[:1] in (b"\x1f", b"\x78") else -15)
+            out = d.decompress(body, MAX_PAGE_BYTES + 1)
+            if not d.eof and len(out) <= MAX_PAGE_BYTES:
+                raise ValueError("the compressed body ends early")
+        elif coding == "br":
+            from fastwarc.stream_io import BrotliReader  # FastWARC bundles brotli
 
-        return BrotliReader(io.BytesIO(body)).read()  # type: ignore[no-any-return]
-    if coding == "zstd":
-        import zstandard
+            out = BrotliReader(io.BytesIO(body)).read(MAX_PAGE_BYTES + 1)
+        elif coding == "zstd":
+            import zstandard
 
-        z = zstandard.ZstdDecompressor().decompressobj()
-        out = z.decompress(body)
-        if not z.eof:
-            raise ValueError("the compressed body ends early")
-        return out
-    raise ValueError(f"unsupported coding {coding!r}")
+            out = zstandard.ZstdDecompressor().decompress(body, max_output_size=MAX_PAGE_BYTES + 1)
+        else:
+            raise ValueError(f"unsupported coding {coding!r}")
+    except _decoding_errors() as e:
+        raise ValueError(str(e)) from e
+    if len(out) > MAX_PAGE_BYTES:
+        raise _TooLarge(f"it decodes to more than {MAX_PAGE_BYTES} bytes")
+    return out
 
 
 def _dechunk(body: bytes) -> bytes:
     """Undo HTTP/1.1 chunked framing: ``<hex size>[;ext]CRLF <data> CRLF ... 0 CRLF CRLF``."""
-    parts, pos = [], 0
+    parts: list[bytes] = []
+    pos = 0
     while True:
         eol = body.index(b"\n", pos)  # ValueError when the framing is missing
         size = int(body[pos:eol].split(b";", 1)[0].strip(), 16)
@@ -296,6 +444,19 @@ def _dechunk(body: bytes) -> bytes:
         start = eol + 1
         if start + size > len(body):
             raise ValueError("a chunk runs past the end of the body")
-        parts.append(body[start:start + size])
+        parts.append(body[start : start + size])
         pos = start + size
-        pos += 2 if body[pos:pos + 2] == b"\r\n" else 1
+        pos += 2 if body[pos : pos + 2] == b"\r\n" else 1
+
+
+def _decoding_errors() -> tuple[type[BaseException], ...]:
+    return (OSError, zlib.error, *_zstd_errors())
+
+
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+
+        return (zstandard.ZstdError,)
+    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
+        return ()
