@@ -41,3 +41,19 @@ def test_readme_pipeline_example_validates() -> None:
 def test_examples_validate() -> None:
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         PipelineConfig.from_yaml(str(path))
+
+
+def test_demo_pipeline_runs_as_written(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gencommons.data.pipeline import Pipeline
+
+    monkeypatch.chdir(ROOT)
+    data = yaml.safe_load((ROOT / "examples" / "demo.yaml").read_text())
+    data["output"]["path"] = str(tmp_path / "demo-out")
+    m = Pipeline.from_dict(data).run().manifest
+    by = {s["name"]: s for s in m["steps"]}
+    assert m["counts"]["documents_in"] > 800
+    assert 0 < m["counts"]["documents_out"] < m["counts"]["documents_in"]
+    assert by["url_blocklist"]["dropped"] == {"url_blocklist:demo": 18}
+    assert by["pii"]["counts"]["email"] > 0
+    assert "GPL-2.0-or-later" in m["licenses"]["output"]
+    assert m["skipped_by_reader"] == {"not_html": 3}

@@ -176,7 +176,7 @@ def test_annotate_then_apply_thresholds_equals_filter_run(corpus_dir: Path, tmp_
     assert {"length_words", "length_reason", "exact_dedup_reason", "exact_dedup_hash"} <= set(rows[0])
     res = apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t"))
     assert res["counts"]["documents_out"] == filtered["counts"]["documents_out"]
-    kept = [r["id"] for r in pq.read_table(tmp_path / "t" / "part-00000-0000.parquet").to_pylist()]
+    kept = [r["id"] for r in pq.read_table(tmp_path / "t" / "data").to_pylist()]
     assert kept == [r["id"] for r in _read_all(tmp_path / "f")]
     # a new threshold is a query, not a re-run
     looser = apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t2"), overrides={"length": {"min_words": 50}})
@@ -233,5 +233,8 @@ def test_workdir_is_removed_after_commit(corpus_dir: Path, tmp_path: Path) -> No
     out = tmp_path / "out"
     Pipeline.from_dict(_config(corpus_dir, out, ["exact_dedup"])).run()
     assert not (out / ".gencommons").exists()
-    assert sorted(os.listdir(out)) == ["manifest.json", "part-00000-0000.parquet", "rejected"]
+    assert sorted(os.listdir(out)) == ["data", "manifest.json", "rejected"]
+    assert os.listdir(out / "data") == ["part-00000-0000.parquet"]
+    # the data folder reads as one table, without the rejected rows
+    assert pq.read_table(out / "data").num_rows == read_manifest(str(out))["counts"]["documents_out"]
     shutil.rmtree(out)

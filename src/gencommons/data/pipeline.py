@@ -48,6 +48,9 @@ from gencommons.lineage.hashing import config_hash, content_id, file_sha256
 from gencommons.lineage.manifest import MANIFEST, new_manifest, read_manifest, write_manifest
 
 WORKDIR = ".gencommons"
+# documents go to <output>/data/, beside manifest.json, rejected/ and quarantine/, so that reading the
+# folder <output>/data with pyarrow, polars or pandas never mixes in rejected rows or the manifest
+DATA_DIR = "data"
 SHARD_FILES = 256  # at most this many files in one shard
 
 
@@ -245,7 +248,7 @@ class Pipeline:
         moves: list[tuple[str, str]] = []
         files_info: list[dict[str, Any]] = []
         for f in out_files:
-            name = os.path.basename(f)
+            name = f"{DATA_DIR}/{os.path.basename(f)}"
             files_info.append({"path": name, "sha256": file_sha256(f), "bytes": os.path.getsize(f)})
             moves.append((f, os.path.join(out, name)))
         for f in rej_files:

@@ -100,7 +100,8 @@ def apply_thresholds(
     os.makedirs(output, exist_ok=True)
     kept = table.filter(pl.col("__reason").is_null()).drop("__row", "__reason", "__r", strict=False)
     dropped = table.filter(pl.col("__reason").is_not_null()).drop("__row", "__r", strict=False)
-    out_path = os.path.join(output, "part-00000-0000.parquet")
+    os.makedirs(os.path.join(output, "data"), exist_ok=True)
+    out_path = os.path.join(output, "data", "part-00000-0000.parquet")
     pq.write_table(_arrow(kept), out_path, compression="zstd")
     if dropped.height:
         os.makedirs(os.path.join(output, "rejected"), exist_ok=True)
@@ -113,7 +114,7 @@ def apply_thresholds(
     if "license" in kept.columns:
         for k, n in kept.group_by("license").len().iter_rows():
             lic[str(k)] = n
-    files_info = [{"path": os.path.basename(out_path), "sha256": file_sha256(out_path),
+    files_info = [{"path": "data/" + os.path.basename(out_path), "sha256": file_sha256(out_path),
                    "bytes": os.path.getsize(out_path)}]
     resolved = {"apply_thresholds": {name: p.model_dump(mode="json") for name, _, p in plan}}
     manifest = new_manifest(
