@@ -15,7 +15,9 @@ START, END = "<!-- steps:start -->", "<!-- steps:end -->"
 
 def render(text: str) -> str:
     body = steps_markdown(steps.names())
-    return re.sub(f"{re.escape(START)}.*?{re.escape(END)}", lambda _: f"{START}\n{body}{END}", text, flags=re.S)
+    return re.sub(
+        f"{re.escape(START)}.*?{re.escape(END)}", lambda _: f"{START}\n{body}{END}", text, flags=re.DOTALL
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def split_corpus(corpus_dir: Path, folder: Path, *, n_files: int, copies: int) -
     per = len(rows) // n_files + 1
     for i in range(n_files):
         with gzip.open(folder / f"in-{i:03d}.jsonl.gz", "wt", encoding="utf-8") as fh:
-            for r in rows[i * per:(i + 1) * per]:
+            for r in rows[i * per : (i + 1) * per]:
                 fh.write(json.dumps(r) + "\n")
 
 

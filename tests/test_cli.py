@@ -15,8 +15,15 @@ from gencommons.data.step import steps
 
 runner = CliRunner()
 
-COMMANDS = [[], ["data"], ["data", "run"], ["data", "steps"], ["data", "apply-thresholds"], ["lineage"],
-            ["lineage", "show"]]
+COMMANDS = [
+    [],
+    ["data"],
+    ["data", "run"],
+    ["data", "steps"],
+    ["data", "apply-thresholds"],
+    ["lineage"],
+    ["lineage", "show"],
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
@@ -36,13 +43,23 @@ def test_steps_lists_every_step_with_params() -> None:
 
 
 def _gencommons(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gencommons.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gencommons.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_run_prints_summary_and_lineage_show(corpus_dir: Path, tmp_path: Path) -> None:
-    cfg = {"input": {"path": str(corpus_dir)}, "steps": [{"length": {"min_words": 100}}, "exact_dedup"],
-           "output": {"path": "out"}, "executor": {"workers": 1}}
+    cfg = {
+        "input": {"path": str(corpus_dir)},
+        "steps": [{"length": {"min_words": 100}}, "exact_dedup"],
+        "output": {"path": "out"},
+        "executor": {"workers": 1},
+    }
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
     res = _gencommons("data", "run", "p.yaml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _load_updater():  # docs/ is not a package
     spec = importlib.util.spec_from_file_location("update_steps", ROOT / "docs" / "update_steps.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -33,7 +34,7 @@ def test_readme_step_reference_is_current() -> None:
 
 def test_readme_pipeline_example_validates() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("input:"))
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL) if b.startswith("input:"))
     cfg = PipelineConfig.from_dict(yaml.safe_load(block))
     assert [s.name for s in cfg.steps][:2] == ["language", "gopher_quality"]
 

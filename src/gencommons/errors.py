@@ -75,6 +75,4 @@ def require(module: str, *, extra: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise MissingDependencyError(
-            f"This feature needs '{module}': pip install 'gencommons[{extra}]'"
-        )
+        raise MissingDependencyError(f"This feature needs '{module}': pip install 'gencommons[{extra}]'")

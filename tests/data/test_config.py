@@ -22,8 +22,9 @@ def _cfg(**over: Any) -> dict[str, Any]:
 def test_defaults_are_resolved() -> None:
     cfg = PipelineConfig.from_dict(_cfg(steps=["length", {"exact_dedup": None}]))
     resolved = cfg.resolved()
-    assert resolved["steps"][0] == {"length": {"mode": "filter", "min_chars": 1, "max_chars": None,
-                                               "min_words": 0, "max_words": None}}
+    assert resolved["steps"][0] == {
+        "length": {"mode": "filter", "min_chars": 1, "max_chars": None, "min_words": 0, "max_words": None}
+    }
     assert resolved["steps"][1]["exact_dedup"]["partitions"] == 16
     assert resolved["executor"] == {"kind": "local", "workers": None, "address": None}
 
@@ -32,7 +33,10 @@ def test_defaults_are_resolved() -> None:
     ("over", "match"),
     [
         ({"steps": ["lenght"]}, r"steps\[0\]: Unknown pipeline step 'lenght'. Did you mean 'length'\?"),
-        ({"steps": [{"length": {"min_words": -1}}]}, r"steps\[0\]\.length\.min_words: Input should be greater"),
+        (
+            {"steps": [{"length": {"min_words": -1}}]},
+            r"steps\[0\]\.length\.min_words: Input should be greater",
+        ),
         ({"steps": [{"length": {"min_wrds": 3}}]}, r"steps\[0\]\.length\.min_wrds: unknown parameter"),
         ({"steps": [{"length": {"mode": "dry"}}]}, r"steps\[0\]\.length\.mode: must be filter or annotate"),
         ({"steps": [{"length": 3}]}, r"steps\[0\]\.length: parameters must be a mapping"),

@@ -26,11 +26,17 @@ def test_fifty_megabyte_document_through_every_step(tmp_path: Path) -> None:
     src = tmp_path / "big.jsonl"
     with src.open("wb") as fh:
         fh.write(orjson.dumps({"id": "big", "text": "".join(parts), "url": "https://example.org/x"}) + b"\n")
-        fh.write(orjson.dumps({"id": "small", "text": "A short normal document about the sea and the sky."}) + b"\n")
+        fh.write(
+            orjson.dumps({"id": "small", "text": "A short normal document about the sea and the sky."})
+            + b"\n"
+        )
     chosen = [n for n in steps.names() if n not in ("url_blocklist", "language")]
-    cfg = {"input": {"path": str(src)}, "steps": [{n: {"mode": "annotate"}} if steps[n].kind == "filter" else n
-                                                  for n in chosen],
-           "output": {"path": str(tmp_path / "out")}, "executor": {"workers": 1}}
+    cfg = {
+        "input": {"path": str(src)},
+        "steps": [{n: {"mode": "annotate"}} if steps[n].kind == "filter" else n for n in chosen],
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"workers": 1},
+    }
     m = Pipeline.from_dict(cfg).run().manifest
     assert m["counts"]["documents_in"] == 2
     assert m["counts"]["documents_out"] == 2  # annotate keeps both

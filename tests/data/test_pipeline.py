@@ -21,7 +21,10 @@ from gencommons.lineage.manifest import read_manifest
 
 def _config(corpus: Path, out: Path, steps: list[Any], **extra: Any) -> dict[str, Any]:
     return {
-        "input": [{"path": str(corpus / "gutenberg.jsonl.gz")}, {"path": str(corpus / "debian-man.jsonl.gz")}],
+        "input": [
+            {"path": str(corpus / "gutenberg.jsonl.gz")},
+            {"path": str(corpus / "debian-man.jsonl.gz")},
+        ],
         "steps": steps,
         "output": {"path": str(out)},
         "executor": {"kind": "local", "workers": 1},
@@ -77,16 +80,23 @@ def test_filter_counts_reasons_and_writes_rejected_sink(corpus_dir: Path, tmp_pa
 
 def test_license_defaults_from_config_and_survives(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"text": "one two three"}\n{"text": "four five six", "license": "MIT"}\n', encoding="utf-8")
-    cfg = {"input": {"path": str(src), "license": "CC-BY-4.0", "source": "notes"},
-           "output": {"path": str(tmp_path / "out"), "format": "jsonl"}, "executor": {"workers": 1}}
+    src.write_text(
+        '{"text": "one two three"}\n{"text": "four five six", "license": "MIT"}\n', encoding="utf-8"
+    )
+    cfg = {
+        "input": {"path": str(src), "license": "CC-BY-4.0", "source": "notes"},
+        "output": {"path": str(tmp_path / "out"), "format": "jsonl"},
+        "executor": {"workers": 1},
+    }
     m = Pipeline.from_dict(cfg).run().manifest
     assert m["licenses"]["output"] == {"CC-BY-4.0": 1, "MIT": 1}
     assert m["licenses"]["result"] == "CC-BY-4.0 AND MIT"
     with gzip.open(tmp_path / "out" / m["files"][0]["path"], "rt") as fh:
         rows = [json.loads(line) for line in fh]
     assert [(r["id"], r["license"], r["source"]) for r in rows] == [
-        ("in.jsonl:1", "CC-BY-4.0", "notes"), ("in.jsonl:2", "MIT", "notes")]
+        ("in.jsonl:1", "CC-BY-4.0", "notes"),
+        ("in.jsonl:2", "MIT", "notes"),
+    ]
 
 
 def test_file_url_and_glob_inputs(corpus_dir: Path, tmp_path: Path) -> None:
@@ -106,7 +116,10 @@ def test_rerun_is_already_complete_and_changed_config_refuses(corpus_dir: Path, 
     changed = _config(corpus_dir, out, [{"length": {"min_words": 11}}])
     with pytest.raises(OutputConflictError, match=r"different config .*steps"):
         Pipeline.from_dict(changed).run()
-    assert Pipeline.from_dict(changed).run(overwrite=True).manifest["config"]["steps"][0]["length"]["min_words"] == 11
+    assert (
+        Pipeline.from_dict(changed).run(overwrite=True).manifest["config"]["steps"][0]["length"]["min_words"]
+        == 11
+    )
 
 
 def test_unfinished_work_of_other_config_refuses(corpus_dir: Path, tmp_path: Path) -> None:
@@ -139,14 +152,24 @@ def test_bad_record_fails_and_writes_nothing(tmp_path: Path) -> None:
 def test_quarantine_counts_and_keeps_bad_records(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'{"text": "fine"}\n{"text": broken}\n{"id": 3}\n{"text": "caf\xe9"}\n[1, 2]\n')
-    cfg = {"input": {"path": str(src)}, "output": {"path": str(tmp_path / "out")}, "executor": {"workers": 1},
-           "on_error": "quarantine"}
+    cfg = {
+        "input": {"path": str(src)},
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"workers": 1},
+        "on_error": "quarantine",
+    }
     m = Pipeline.from_dict(cfg).run().manifest
     assert m["counts"]["documents_out"] == 1
     assert m["counts"]["quarantined"] == 4
-    q = [json.loads(x) for f in (tmp_path / "out" / "quarantine").iterdir() for x in f.read_text().splitlines()]
+    q = [
+        json.loads(x) for f in (tmp_path / "out" / "quarantine").iterdir() for x in f.read_text().splitlines()
+    ]
     assert [(r["line"], r["reason"]) for r in q] == [
-        (2, "malformed_json"), (3, "missing_text"), (4, "invalid_utf8"), (5, "not_an_object")]
+        (2, "malformed_json"),
+        (3, "missing_text"),
+        (4, "invalid_utf8"),
+        (5, "not_an_object"),
+    ]
 
 
 def test_exact_dedup_keeps_first_copy(corpus_dir: Path, tmp_path: Path) -> None:
@@ -169,7 +192,10 @@ ANNOTATABLE = [{"length": {"min_words": 150}}, "exact_dedup", {"length": {"max_c
 
 def test_annotate_then_apply_thresholds_equals_filter_run(corpus_dir: Path, tmp_path: Path) -> None:
     filtered = Pipeline.from_dict(_config(corpus_dir, tmp_path / "f", ANNOTATABLE[:2])).run().manifest
-    annotated_steps = [{"length": {"min_words": 150, "mode": "annotate"}}, {"exact_dedup": {"mode": "annotate"}}]
+    annotated_steps = [
+        {"length": {"min_words": 150, "mode": "annotate"}},
+        {"exact_dedup": {"mode": "annotate"}},
+    ]
     ann = Pipeline.from_dict(_config(corpus_dir, tmp_path / "a", annotated_steps)).run().manifest
     assert ann["counts"]["documents_out"] == ann["counts"]["documents_in"]  # annotate drops nothing
     rows = _read_all(tmp_path / "a")
@@ -179,7 +205,9 @@ def test_annotate_then_apply_thresholds_equals_filter_run(corpus_dir: Path, tmp_
     kept = [r["id"] for r in pq.read_table(tmp_path / "t" / "data").to_pylist()]
     assert kept == [r["id"] for r in _read_all(tmp_path / "f")]
     # a new threshold is a query, not a re-run
-    looser = apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t2"), overrides={"length": {"min_words": 50}})
+    looser = apply_thresholds(
+        str(tmp_path / "a"), str(tmp_path / "t2"), overrides={"length": {"min_words": 50}}
+    )
     assert looser["counts"]["documents_out"] > res["counts"]["documents_out"]
     assert looser["inputs"][0]["content_id"] == ann["content_id"]
 

@@ -87,6 +87,7 @@ def test_kill9_then_resume_equals_clean_run(
     assert a["content_id"] == b["content_id"]
     assert a["counts"] == b["counts"]
     assert [(s["docs_in"], s["docs_out"], s["dropped"]) for s in a["steps"]] == [
-        (s["docs_in"], s["docs_out"], s["dropped"]) for s in b["steps"]]
+        (s["docs_in"], s["docs_out"], s["dropped"]) for s in b["steps"]
+    ]
     ids = [i for _, chunk in _outputs(killed_out) for i in chunk]
     assert len(ids) == len(set(ids))  # no duplicates, and (content id above) nothing missing

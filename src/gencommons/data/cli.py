@@ -38,7 +38,9 @@ class _Bar:
     def stage(self, name: str, todo: int, done: int) -> None:
         if self.task is not None:
             self.progress.update(self.task, visible=True)
-        self.task = self.progress.add_task(name, total=todo + done, completed=done, docs=self.n_docs, rate=0.0)
+        self.task = self.progress.add_task(
+            name, total=todo + done, completed=done, docs=self.n_docs, rate=0.0
+        )
         self.t0 = time.perf_counter()
         self._docs_at_start = self.n_docs
 
@@ -55,7 +57,9 @@ class _Bar:
 
 @app.command()
 def run(
-    pipeline: str = typer.Argument(..., help="The pipeline YAML (see README: input, steps, output, executor)."),
+    pipeline: str = typer.Argument(
+        ..., help="The pipeline YAML (see README: input, steps, output, executor)."
+    ),
     workers: int = typer.Option(None, "--workers", "-w", help="Override executor.workers."),
     executor: str = typer.Option(None, "--executor", help="Override executor.kind (local or ray)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output or unfinished work."),
@@ -74,15 +78,23 @@ def run(
         with bar.progress:
             result = Pipeline(cfg).run(overwrite=overwrite, workers=workers, progress=bar, on_stage=bar.stage)
     except InputDataError as e:
-        hint = "" if cfg.on_error == "quarantine" else (
-            " Set `on_error: quarantine` in the pipeline to set bad records aside and count them instead.")
+        hint = (
+            ""
+            if cfg.on_error == "quarantine"
+            else (
+                " Set `on_error: quarantine` in the pipeline to set bad records aside and count them instead."
+            )
+        )
         raise UserError(
             f"{e}\nNo output was written to {cfg.output.path} (finished tasks are kept, and a rerun "
-            f"resumes).{hint}") from None
+            f"resumes).{hint}"
+        ) from None
     elapsed = time.perf_counter() - t0
     if result.already_complete:
-        console.print(f"[green]Already complete[/]: {result.output} was made by this exact config "
-                      "(use --overwrite to run it again).")
+        console.print(
+            f"[green]Already complete[/]: {result.output} was made by this exact config "
+            "(use --overwrite to run it again)."
+        )
     elif result.resumed_tasks:
         console.print(f"Resumed: {result.resumed_tasks} finished tasks were kept from an earlier run.")
     print_summary(result.manifest, result.output, elapsed=None if result.already_complete else elapsed)
@@ -91,32 +103,57 @@ def run(
 def print_summary(m: dict[str, Any], output: str, *, elapsed: float | None) -> None:
     """The one-page summary: per-step table, totals, licences, where things are."""
     t = Table(title="steps", title_justify="left")
-    for col, just in (("#", "right"), ("step", "left"), ("mode", "left"), ("in", "right"), ("out", "right"),
-                      ("dropped", "right"), ("top reasons / counts", "left"), ("s", "right"),
-                      ("docs/s", "right")):
+    for col, just in (
+        ("#", "right"),
+        ("step", "left"),
+        ("mode", "left"),
+        ("in", "right"),
+        ("out", "right"),
+        ("dropped", "right"),
+        ("top reasons / counts", "left"),
+        ("s", "right"),
+        ("docs/s", "right"),
+    ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for i, s in enumerate(m["steps"]):
         dropped = sum(s["dropped"].values())
         top = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:2]
-        notes = [f"{k.split(':', 1)[-1]} {v:,}" for k, v in top] + [f"{k} {v:,}" for k, v in s["counts"].items()]
+        notes = [f"{k.split(':', 1)[-1]} {v:,}" for k, v in top] + [
+            f"{k} {v:,}" for k, v in s["counts"].items()
+        ]
         rate = s["docs_in"] / s["seconds"] if s["seconds"] > 0 else 0
-        t.add_row(str(i), s["name"], s["mode"], f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{dropped:,}",
-                  "; ".join(notes), f"{s['seconds']:.2f}", f"{rate:,.0f}")
+        t.add_row(
+            str(i),
+            s["name"],
+            s["mode"],
+            f"{s['docs_in']:,}",
+            f"{s['docs_out']:,}",
+            f"{dropped:,}",
+            "; ".join(notes),
+            f"{s['seconds']:.2f}",
+            f"{rate:,.0f}",
+        )
     console.print(t)
     c = m["counts"]
-    line = (f"[bold]{c['documents_in']:,}[/] documents in → [bold]{c['documents_out']:,}[/] out "
-            f"({len(m['files'])} {m['format']} files), {c['rejected']:,} rejected, {c['quarantined']:,} quarantined")
+    line = (
+        f"[bold]{c['documents_in']:,}[/] documents in → [bold]{c['documents_out']:,}[/] out "
+        f"({len(m['files'])} {m['format']} files), {c['rejected']:,} rejected, {c['quarantined']:,} quarantined"
+    )
     if elapsed:
         line += f" in {elapsed:.1f} s ({c['documents_in'] / elapsed:,.0f} docs/s)"
     console.print(line)
     skipped = m.get("skipped_by_reader") or {}
     if skipped:
-        console.print("skipped by the readers (not documents): " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+        console.print(
+            "skipped by the readers (not documents): " + ", ".join(f"{k} {v:,}" for k, v in skipped.items())
+        )
     lic = m["licenses"]
     top = sorted(lic["output"].items(), key=lambda kv: -kv[1])
     more = f", and {len(top) - 6} more (see manifest.json)" if len(top) > 6 else ""
     console.print("licences out: " + ", ".join(f"{k} {v:,}" for k, v in top[:6]) + more)
-    console.print(f"output: {output.rstrip('/')}/  (manifest.json, rejected/{', quarantine/' if c['quarantined'] else ''})")
+    console.print(
+        f"output: {output.rstrip('/')}/  (manifest.json, rejected/{', quarantine/' if c['quarantined'] else ''})"
+    )
     console.print(f"content id: {m['content_id']}")
 
 

@@ -32,7 +32,9 @@ class _Strict(BaseModel):
 
 
 class InputConfig(_Strict):
-    path: str | list[str] = Field(description="File, folder, glob or fsspec URL (file://, s3://...); or a list.")
+    path: str | list[str] = Field(
+        description="File, folder, glob or fsspec URL (file://, s3://...); or a list."
+    )
     format: Literal["auto", "jsonl", "parquet", "warc", "text"] = Field(
         "auto", description="Input format; auto = by file extension."
     )
@@ -40,8 +42,10 @@ class InputConfig(_Strict):
     id_field: str = Field("id", description="Record field holding a unique id (else <file>:<line>).")
     source: str | None = Field(None, description="Value of the `source` column when records have none.")
     license: str | None = Field(None, description="SPDX id for records without a `license` value.")
-    extractor: str = Field("resiliparse", description="HTML-to-text extractor for WARC input (resiliparse, "
-                           "trafilatura, or a plugin's).")
+    extractor: str = Field(
+        "resiliparse",
+        description="HTML-to-text extractor for WARC input (resiliparse, trafilatura, or a plugin's).",
+    )
 
     @field_validator("extractor")
     @classmethod
@@ -144,9 +148,7 @@ class PipelineConfig(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The full config with every default filled in (what the manifest records)."""
         out = self.model_dump(mode="json")
-        out["steps"] = [
-            {s.name: {"mode": s.mode, **s.parsed().model_dump(mode="json")}} for s in self.steps
-        ]
+        out["steps"] = [{s.name: {"mode": s.mode, **s.parsed().model_dump(mode="json")}} for s in self.steps]
         return out
 
 

@@ -24,9 +24,7 @@ def normalize_batch(table: pa.Table) -> pa.Table:
     if text_col.type != pa.large_string():
         text_col = text_col.cast(pa.large_string())
     rest = [n for n in table.column_names if n not in REQUIRED]
-    return pa.Table.from_arrays(
-        [id_col, text_col, *(table[n] for n in rest)], names=[ID, TEXT, *rest]
-    )
+    return pa.Table.from_arrays([id_col, text_col, *(table[n] for n in rest)], names=[ID, TEXT, *rest])
 
 
 def empty_batch() -> pa.Table:

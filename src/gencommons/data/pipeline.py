@@ -124,23 +124,30 @@ class Pipeline:
             stop = bounds[k + 1]
             save_g = stop if stop < len(specs) else None
             final = save_g is None
-            stages.append([
-                MapTask(self.config, workdir, k, sh, start, stop, apply_g, save_g, final) for sh in shards
-            ])
+            stages.append(
+                [MapTask(self.config, workdir, k, sh, start, stop, apply_g, save_g, final) for sh in shards]
+            )
             if save_g is not None:
                 step, p = specs[save_g].step(), specs[save_g].parsed()
                 for r, rstage in enumerate(step.reduce_stages):
-                    stages.append([
-                        ReduceTask(self.config, workdir, save_g, r, t, len(shards))
-                        for t in range(rstage.tasks(p, len(shards)))
-                    ])
+                    stages.append(
+                        [
+                            ReduceTask(self.config, workdir, save_g, r, t, len(shards))
+                            for t in range(rstage.tasks(p, len(shards)))
+                        ]
+                    )
         return stages
 
     # ------------------------------------------------------------------ running
 
-    def run(self, *, overwrite: bool = False, workers: int | None = None,
-            progress: Progress | None = None, on_stage: Callable[[str, int, int], None] | None = None
-            ) -> RunResult:
+    def run(
+        self,
+        *,
+        overwrite: bool = False,
+        workers: int | None = None,
+        progress: Progress | None = None,
+        on_stage: Callable[[str, int, int], None] | None = None,
+    ) -> RunResult:
         """Run (or resume) the pipeline and return the output's manifest.
 
         Args:
@@ -174,10 +181,16 @@ class Pipeline:
                 for rec in finished:
                     progress.task_done(rec)
                 if on_stage:
-                    on_stage(_stage_name(tasks[0], self.config) if tasks else f"stage {si}", len(todo),
-                             len(finished))
-                fresh = execute(todo, workers=n_workers, address=self.config.executor.address,
-                                progress=progress) if todo else []
+                    on_stage(
+                        _stage_name(tasks[0], self.config) if tasks else f"stage {si}",
+                        len(todo),
+                        len(finished),
+                    )
+                fresh = (
+                    execute(todo, workers=n_workers, address=self.config.executor.address, progress=progress)
+                    if todo
+                    else []
+                )
                 records.extend(finished + fresh)
         else:
             records = [read_json(p) for p in sorted(glob.glob(wd.path("done", "*.json")))]
@@ -214,8 +227,15 @@ class Pipeline:
 
     # ------------------------------------------------------------------ commit
 
-    def _commit(self, out: str, wd: Workdir, fp: str, resolved: dict[str, Any],
-                records: list[dict[str, Any]], n_shards: int) -> dict[str, Any]:
+    def _commit(
+        self,
+        out: str,
+        wd: Workdir,
+        fp: str,
+        resolved: dict[str, Any],
+        records: list[dict[str, Any]],
+        n_shards: int,
+    ) -> dict[str, Any]:
         commit_path = wd.path("commit.json")
         if os.path.exists(commit_path):
             plan = read_json(commit_path)
@@ -231,12 +251,22 @@ class Pipeline:
         wd.clear()
         return manifest
 
-    def _prepare_commit(self, out: str, wd: Workdir, fp: str, resolved: dict[str, Any],
-                        records: list[dict[str, Any]], n_shards: int) -> dict[str, Any]:
+    def _prepare_commit(
+        self,
+        out: str,
+        wd: Workdir,
+        fp: str,
+        resolved: dict[str, Any],
+        records: list[dict[str, Any]],
+        n_shards: int,
+    ) -> dict[str, Any]:
         cfg = self.config
         final_maps = sorted(
-            (r for r in records if "shard" in r and r["stage"] == max(x.get("stage", 0) for x in records
-                                                                     if "shard" in x)),
+            (
+                r
+                for r in records
+                if "shard" in r and r["stage"] == max(x.get("stage", 0) for x in records if "shard" in x)
+            ),
             key=lambda r: r["shard"],
         )
         first_maps = sorted((r for r in records if r.get("stage") == 0), key=lambda r: r["shard"])
@@ -291,12 +321,20 @@ class Pipeline:
             inputs=inputs,
             format=cfg.output.format,
             files=files_info,
-            counts={"documents_in": docs_in, "documents_out": docs_out, "rejected": rejected_rows,
-                    "quarantined": quarantined, "shards": n_shards},
+            counts={
+                "documents_in": docs_in,
+                "documents_out": docs_out,
+                "rejected": rejected_rows,
+                "quarantined": quarantined,
+                "shards": n_shards,
+            },
             skipped_by_reader=dict(sorted(skipped.items())),
             steps=steps_info,
-            licenses={"inputs": dict(sorted(lic_in.items())), "output": dict(sorted(lic_out.items())),
-                      "result": result_license(lic_out)},
+            licenses={
+                "inputs": dict(sorted(lic_in.items())),
+                "output": dict(sorted(lic_out.items())),
+                "result": result_license(lic_out),
+            },
         )
         return {"moves": moves, "manifest": manifest}
 
@@ -316,7 +354,7 @@ def result_license(counts: dict[str, int]) -> str:
 
 def _stage_name(task: Any, cfg: PipelineConfig) -> str:
     if isinstance(task, MapTask):
-        names = [s.name for s in cfg.steps[task.start:task.stop]]
+        names = [s.name for s in cfg.steps[task.start : task.stop]]
         if task.apply_global is not None:
             names.insert(0, cfg.steps[task.apply_global].name + " (apply)")
         return f"stage {task.stage}: " + (", ".join(names) or "read and write")
@@ -365,7 +403,11 @@ def _expand(path: str, fmt: str, input_index: int, key: str) -> list[InputFile]:
             raise ConfigError(
                 f"{key}: cannot tell the format of {p} from its name; set format: (jsonl, parquet, warc, text)"
             )
-        url = p if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol else fs.unstrip_protocol(p)
+        url = (
+            p
+            if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol
+            else fs.unstrip_protocol(p)
+        )
         files.append(InputFile(url, input_index, f, root, int(fs.size(p) or 0)))
     if not files:
         raise ConfigError(f"{key}: {path} matches no input files")

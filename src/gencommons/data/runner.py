@@ -146,8 +146,12 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
             continue
         if gstep is not None:
             gstep.save_signatures(
-                batch, gparams, workdir=wd.global_dir(task.save_global or 0), shard=task.shard.index,
-                part=part, first_row=rows_out,
+                batch,
+                gparams,
+                workdir=wd.global_dir(task.save_global or 0),
+                shard=task.shard.index,
+                part=part,
+                first_row=rows_out,
             )
         part += 1
         rows_out += batch.num_rows
@@ -216,8 +220,11 @@ def _source_batches(
         for f in task.shard.files:
             icfg = cfg.input[f.input_index]
             opts = ReadOptions(
-                text_field=icfg.text_field, id_field=icfg.id_field, batch_size=cfg.batch_size,
-                extractor=icfg.extractor, root=f.root,
+                text_field=icfg.text_field,
+                id_field=icfg.id_field,
+                batch_size=cfg.batch_size,
+                extractor=icfg.extractor,
+                root=f.root,
             )
             n = 0
             for batch in readers[f.format](f.path, opts, bad):
@@ -234,8 +241,9 @@ def _source_batches(
     step, p = spec.step(), spec.parsed()
     files = wd.stage_files(task.stage - 1, task.shard.index)
     n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    decisions = step.decisions(p, workdir=wd.global_dir(task.apply_global), shard=task.shard.index,
-                               n_rows=n_rows)
+    decisions = step.decisions(
+        p, workdir=wd.global_dir(task.apply_global), shard=task.shard.index, n_rows=n_rows
+    )
     counts = book.counts.setdefault(task.apply_global, StepCounts())
     row = 0
     for path in files:

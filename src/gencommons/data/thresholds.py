@@ -34,7 +34,9 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         step, dot, param = key.partition(".")
         if not sep or not dot:
-            raise ConfigError(f"--set {item!r}: expected STEP.PARAM=VALUE, e.g. gopher_quality.min_doc_words=100")
+            raise ConfigError(
+                f"--set {item!r}: expected STEP.PARAM=VALUE, e.g. gopher_quality.min_doc_words=100"
+            )
         out.setdefault(step, {})[param] = yaml.safe_load(value)
     return out
 
@@ -46,7 +48,9 @@ def apply_thresholds(
     overrides = dict(overrides or {})
     src = read_manifest(dataset)
     if src.get("format") != "parquet":
-        raise UserError(f"{dataset}: apply-thresholds reads Parquet datasets (this one is {src.get('format')}).")
+        raise UserError(
+            f"{dataset}: apply-thresholds reads Parquet datasets (this one is {src.get('format')})."
+        )
     annotated = [(i, s) for i, s in enumerate(src["steps"]) if s["mode"] == "annotate"]
     if not annotated:
         raise UserError(f"{dataset}: no step ran in `mode: annotate`, so there are no scores to threshold.")
@@ -69,8 +73,10 @@ def apply_thresholds(
         params.update(new)
         plan.append((name, step, step.params(**params)))
     if overrides:
-        raise ConfigError(f"--set: no annotated step named {', '.join(sorted(overrides))} in {dataset}; "
-                          f"annotated: {', '.join(n for n, _, _ in plan)}.")
+        raise ConfigError(
+            f"--set: no annotated step named {', '.join(sorted(overrides))} in {dataset}; "
+            f"annotated: {', '.join(n for n, _, _ in plan)}."
+        )
 
     if os.path.exists(output):
         if not overwrite:
@@ -90,8 +96,13 @@ def apply_thresholds(
             )
             lf = lf.join(first, left_on=f"{name}_hash", right_on=f"{name}_hash", how="left")
             dup = survivors & (pl.col("__row") != pl.col("__first"))
-            reason = pl.when(pl.col("__r").is_not_null()).then(pl.col("__r")).when(dup).then(
-                pl.lit(f"{name}:duplicate")).otherwise(pl.lit(None, dtype=pl.String))
+            reason = (
+                pl.when(pl.col("__r").is_not_null())
+                .then(pl.col("__r"))
+                .when(dup)
+                .then(pl.lit(f"{name}:duplicate"))
+                .otherwise(pl.lit(None, dtype=pl.String))
+            )
             lf = lf.with_columns(__r=reason).drop("__first")
             reason = pl.col("__r")
         else:
@@ -105,8 +116,11 @@ def apply_thresholds(
     pq.write_table(_arrow(kept), out_path, compression="zstd")
     if dropped.height:
         os.makedirs(os.path.join(output, "rejected"), exist_ok=True)
-        pq.write_table(_arrow(dropped.rename({"__reason": REASON})),
-                       os.path.join(output, "rejected", "part-00000-0000.parquet"), compression="zstd")
+        pq.write_table(
+            _arrow(dropped.rename({"__reason": REASON})),
+            os.path.join(output, "rejected", "part-00000-0000.parquet"),
+            compression="zstd",
+        )
     counts: dict[str, int] = {}
     for r, n in dropped.group_by("__reason").len().iter_rows():
         counts[r] = n
@@ -114,8 +128,13 @@ def apply_thresholds(
     if "license" in kept.columns:
         for k, n in kept.group_by("license").len().iter_rows():
             lic[str(k)] = n
-    files_info = [{"path": "data/" + os.path.basename(out_path), "sha256": file_sha256(out_path),
-                   "bytes": os.path.getsize(out_path)}]
+    files_info = [
+        {
+            "path": "data/" + os.path.basename(out_path),
+            "sha256": file_sha256(out_path),
+            "bytes": os.path.getsize(out_path),
+        }
+    ]
     resolved = {"apply_thresholds": {name: p.model_dump(mode="json") for name, _, p in plan}}
     manifest = new_manifest(
         "dataset",
@@ -125,13 +144,31 @@ def apply_thresholds(
         inputs=[{"path": dataset, "content_id": src["content_id"], "docs": table.height}],
         format="parquet",
         files=files_info,
-        counts={"documents_in": table.height, "documents_out": kept.height, "rejected": dropped.height,
-                "quarantined": 0, "shards": 1},
-        steps=[{"name": name, "mode": "filter", "kind": step.kind, "docs_in": table.height,
-                "docs_out": kept.height, "dropped": {k: v for k, v in counts.items() if k.startswith(name + ":")},
-                "counts": {}, "seconds": 0.0} for name, step, _ in plan],
-        licenses={"inputs": src["licenses"]["output"], "output": dict(sorted(lic.items())),
-                  "result": _result(lic)},
+        counts={
+            "documents_in": table.height,
+            "documents_out": kept.height,
+            "rejected": dropped.height,
+            "quarantined": 0,
+            "shards": 1,
+        },
+        steps=[
+            {
+                "name": name,
+                "mode": "filter",
+                "kind": step.kind,
+                "docs_in": table.height,
+                "docs_out": kept.height,
+                "dropped": {k: v for k, v in counts.items() if k.startswith(name + ":")},
+                "counts": {},
+                "seconds": 0.0,
+            }
+            for name, step, _ in plan
+        ],
+        licenses={
+            "inputs": src["licenses"]["output"],
+            "output": dict(sorted(lic.items())),
+            "result": _result(lic),
+        },
     )
     write_manifest(output, manifest)
     leftovers = glob.glob(os.path.join(output, "*.tmp"))

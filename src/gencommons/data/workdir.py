@@ -62,7 +62,9 @@ class Workdir:
         return sorted(glob.glob(os.path.join(self.stage_dir(stage), f"part-{shard:05d}-*.parquet")))
 
     def reset_signatures(self, step_index: int, shard: int) -> None:
-        for f in glob.glob(os.path.join(self.global_dir(step_index), "**", f"*s{shard:05d}*"), recursive=True):
+        for f in glob.glob(
+            os.path.join(self.global_dir(step_index), "**", f"*s{shard:05d}*"), recursive=True
+        ):
             os.remove(f)
 
     @staticmethod

@@ -18,8 +18,10 @@ def show(path: str = typer.Argument(..., help="An artifact folder (or its manife
     m = read_manifest(path)
     console.print(f"[bold]{m['kind']}[/] {path}")
     console.print(f"  content id   {m.get('content_id')}")
-    console.print(f"  created      {m.get('created_at')} by gencommons {m.get('gencommons_version')}"
-                  f" (commit {m.get('git_commit') or 'unknown'})")
+    console.print(
+        f"  created      {m.get('created_at')} by gencommons {m.get('gencommons_version')}"
+        f" (commit {m.get('git_commit') or 'unknown'})"
+    )
     counts = m.get("counts") or {}
     if counts:
         console.print("  counts       " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -29,8 +31,12 @@ def show(path: str = typer.Argument(..., help="An artifact folder (or its manife
         for col in ("path", "documents", "bytes", "sha256"):
             t.add_column(col)
         for i in inputs:
-            t.add_row(str(i.get("path")), f"{i.get('docs', '')}", f"{i.get('bytes', '')}",
-                      str(i.get("sha256") or i.get("content_id", ""))[:23] + "…")
+            t.add_row(
+                str(i.get("path")),
+                f"{i.get('docs', '')}",
+                f"{i.get('bytes', '')}",
+                str(i.get("sha256") or i.get("content_id", ""))[:23] + "…",
+            )
         console.print(t)
     steps = m.get("steps") or []
     if steps:
@@ -40,8 +46,14 @@ def show(path: str = typer.Argument(..., help="An artifact folder (or its manife
         for s in steps:
             reasons = ", ".join(f"{k.split(':', 1)[-1]} {v:,}" for k, v in s.get("dropped", {}).items())
             extra = ", ".join(f"{k} {v:,}" for k, v in s.get("counts", {}).items())
-            t.add_row(s["name"], s.get("mode", ""), f"{s['docs_in']:,}", f"{s['docs_out']:,}",
-                      "; ".join(x for x in (reasons, extra) if x), f"{s.get('seconds', 0):.2f}")
+            t.add_row(
+                s["name"],
+                s.get("mode", ""),
+                f"{s['docs_in']:,}",
+                f"{s['docs_out']:,}",
+                "; ".join(x for x in (reasons, extra) if x),
+                f"{s.get('seconds', 0):.2f}",
+            )
         console.print(t)
     lic = m.get("licenses") or {}
     if lic:

@@ -31,9 +31,15 @@ def _run(shards: list[list[str]], partitions: int, batch: int) -> list[list[bool
     with tempfile.TemporaryDirectory() as wd:
         for s, docs in enumerate(shards):
             for part, start in enumerate(range(0, len(docs), batch)):
-                chunk = docs[start:start + batch]
-                step.save_signatures(pa.table({"text": pa.array(chunk, pa.large_string())}), p, workdir=wd,
-                                     shard=s, part=part, first_row=start)
+                chunk = docs[start : start + batch]
+                step.save_signatures(
+                    pa.table({"text": pa.array(chunk, pa.large_string())}),
+                    p,
+                    workdir=wd,
+                    shard=s,
+                    part=part,
+                    first_row=start,
+                )
         (stage,) = step.reduce_stages
         for t in range(stage.tasks(p, len(shards))):
             stage.run(wd, t, len(shards), p)
@@ -50,8 +56,11 @@ doc = st.lists(words, max_size=4).map(" ".join)
 
 
 @settings(max_examples=80, deadline=None)
-@given(shards=st.lists(st.lists(doc, max_size=12), min_size=1, max_size=5),
-       partitions=st.integers(1, 7), batch=st.integers(1, 5))
+@given(
+    shards=st.lists(st.lists(doc, max_size=12), min_size=1, max_size=5),
+    partitions=st.integers(1, 7),
+    batch=st.integers(1, 5),
+)
 def test_matches_reference(shards: list[list[str]], partitions: int, batch: int) -> None:
     assert _run(shards, partitions, batch) == _reference(shards)
 
@@ -60,8 +69,10 @@ def test_matches_reference(shards: list[list[str]], partitions: int, batch: int)
 @given(shards=st.lists(st.lists(doc, max_size=10), min_size=1, max_size=4))
 def test_idempotent(shards: list[list[str]]) -> None:
     first = _run(shards, 3, 4)
-    survivors = [[t for t, dup in zip(docs, flags, strict=True) if not dup] for docs, flags in zip(shards, first,
-                                                                                                    strict=True)]
+    survivors = [
+        [t for t, dup in zip(docs, flags, strict=True) if not dup]
+        for docs, flags in zip(shards, first, strict=True)
+    ]
     assert all(not any(f) for f in _run(survivors, 5, 2))
 
 

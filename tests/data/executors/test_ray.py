@@ -53,6 +53,10 @@ def test_ray_and_local_outputs_are_identical(ray_cluster: None, many_shards: Pat
 def test_ray_task_error_reaches_the_user(ray_cluster: None, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": 1}\n', encoding="utf-8")
-    cfg = {"input": {"path": str(bad)}, "output": {"path": str(tmp_path / "out")}, "executor": {"kind": "ray"}}
+    cfg = {
+        "input": {"path": str(bad)},
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"kind": "ray"},
+    }
     with pytest.raises(InputDataError, match=r"bad\.jsonl:2: field 'text' is int"):
         Pipeline.from_dict(cfg).run()

@@ -38,7 +38,9 @@ def _write(path: Path, lines: list[bytes]) -> Path:
 
 @pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "a.jsonl.zst"])
 def test_plain_gz_zst(tmp_path: Path, name: str) -> None:
-    p = _write(tmp_path / name, [b'{"id": "x", "text": "caf\xc3\xa9", "n": 1}', b"", b'{"text": "two", "n": 2}'])
+    p = _write(
+        tmp_path / name, [b'{"id": "x", "text": "caf\xc3\xa9", "n": 1}', b"", b'{"text": "two", "n": 2}']
+    )
     rows = _read(p)
     assert [(r["id"], r["text"], r["n"]) for r in rows] == [("x", "café", 1), (f"{name}:3", "two", 2)]
 
@@ -118,7 +120,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_huge_single_document(tmp_path: Path) -> None:
-    text = ("word " * 10_000_000)[:50 * 2**20]  # a 50 MB document
+    text = ("word " * 10_000_000)[: 50 * 2**20]  # a 50 MB document
     p = _write(tmp_path / "big.jsonl", [orjson.dumps({"id": "big", "text": text}), b'{"text": "small"}'])
     batches = list(read_jsonl(str(p), ReadOptions(max_batch_bytes=16 * 2**20), BadRecords()))
     assert [b.num_rows for b in batches] == [1, 1]  # cut by bytes: the huge one travels alone
@@ -128,8 +130,12 @@ def test_huge_single_document(tmp_path: Path) -> None:
 json_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
 record = st.fixed_dictionaries(
     {"text": json_text},
-    optional={"id": st.text(min_size=1, max_size=20), "lang": st.sampled_from(["en", "fr", None]),
-              "score": st.floats(allow_nan=False, allow_infinity=False), "n": st.integers(-2**62, 2**62)},
+    optional={
+        "id": st.text(min_size=1, max_size=20),
+        "lang": st.sampled_from(["en", "fr", None]),
+        "score": st.floats(allow_nan=False, allow_infinity=False),
+        "n": st.integers(-(2**62), 2**62),
+    },
 )
 
 

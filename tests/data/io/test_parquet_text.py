@@ -21,7 +21,10 @@ def test_parquet_fields_ids_and_null_text(tmp_path: Path) -> None:
         [b for b in read_parquet(str(p), ReadOptions(text_field="body"), BadRecords())]
     bad = BadRecords(quarantine=True)
     rows = [r for b in read_parquet(str(p), ReadOptions(text_field="body"), bad) for r in b.to_pylist()]
-    assert rows == [{"id": "a.parquet:1", "text": "x", "lang": "en"}, {"id": "a.parquet:3", "text": "z", "lang": "de"}]
+    assert rows == [
+        {"id": "a.parquet:1", "text": "x", "lang": "en"},
+        {"id": "a.parquet:3", "text": "z", "lang": "de"},
+    ]
     assert bad.count == 1
     with pytest.raises(InputDataError, match="no column 'text'"):
         list(read_parquet(str(p), ReadOptions(), BadRecords()))
@@ -42,7 +45,9 @@ def test_text_files(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     good = tmp_path / "d" / "a.txt"
     good.write_text("héllo\nworld\n", encoding="utf-8")
-    rows = [r for b in read_text(str(good), ReadOptions(root=str(tmp_path)), BadRecords()) for r in b.to_pylist()]
+    rows = [
+        r for b in read_text(str(good), ReadOptions(root=str(tmp_path)), BadRecords()) for r in b.to_pylist()
+    ]
     assert rows == [{"id": "d/a.txt", "text": "héllo\nworld\n"}]
     latin = tmp_path / "latin.txt"
     latin.write_bytes("ligne 1\ncafé".encode("latin-1"))
@@ -54,7 +59,15 @@ def test_text_files(tmp_path: Path) -> None:
         list(read_text(str(empty), ReadOptions(), BadRecords()))
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("a.jsonl.zst", "jsonl"), ("b.PARQUET", "parquet"),
-                                           ("c.warc.gz", "warc"), ("d.txt", "text"), ("e.csv", None)])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a.jsonl.zst", "jsonl"),
+        ("b.PARQUET", "parquet"),
+        ("c.warc.gz", "warc"),
+        ("d.txt", "text"),
+        ("e.csv", None),
+    ],
+)
 def test_detect_format(name: str, fmt: str | None) -> None:
     assert detect_format(name) == fmt

@@ -18,11 +18,12 @@ def test_rolls_at_target_size_and_keeps_rows(tmp_path: Path, fmt: str) -> None:
     w = writers[fmt](str(tmp_path), "part-00000", target_bytes=20_000)
     rows = [{"id": str(i), "text": f"document {i} " * 20, "license": "MIT"} for i in range(1000)]
     for start in range(0, 1000, 300):
-        w.write(pa.Table.from_pylist(rows[start:start + 300]))
+        w.write(pa.Table.from_pylist(rows[start : start + 300]))
     files = w.close()
     assert len(files) > 5
-    assert [Path(f.path).name for f in files] == [f"part-00000-{i:04d}.{'parquet' if fmt == 'parquet' else 'jsonl.gz'}"
-                                                  for i in range(len(files))]
+    assert [Path(f.path).name for f in files] == [
+        f"part-00000-{i:04d}.{'parquet' if fmt == 'parquet' else 'jsonl.gz'}" for i in range(len(files))
+    ]
     back: list[dict[str, str]] = []
     for f in files:
         if fmt == "parquet":

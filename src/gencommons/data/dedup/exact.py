@@ -37,7 +37,9 @@ REASON = "exact_dedup:duplicate"
 
 class ExactDedupParams(StepParams):
     lowercase: bool = Field(True, description="Compare texts lowercased.")
-    collapse_whitespace: bool = Field(True, description="Treat every whitespace run as one space; strip ends.")
+    collapse_whitespace: bool = Field(
+        True, description="Treat every whitespace run as one space; strip ends."
+    )
     partitions: int = Field(16, ge=1, le=4096, description="Hash partitions = parallel reduce tasks.")
 
 
@@ -49,8 +51,9 @@ def normalized_hashes(texts: pa.Array | pa.ChunkedArray, p: ExactDedupParams) ->
     if p.collapse_whitespace:
         s = s.str.replace_all(r"\s+", " ").str.strip_chars()
     h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(t.encode("utf-8", "surrogatepass")) for t in s.to_list()), dtype=np.uint64,
-                       count=len(s))
+    return np.fromiter(
+        (h(t.encode("utf-8", "surrogatepass")) for t in s.to_list()), dtype=np.uint64, count=len(s)
+    )
 
 
 def _reduce(workdir: str, task: int, n_shards: int, p: ExactDedupParams) -> None:
@@ -74,9 +77,7 @@ class ExactDedup:
     paper = "https://arxiv.org/abs/2107.06499"
     kind: ClassVar[str] = "global"
     doc = "Keep the first copy of each normalized text across the whole dataset (a global, staged step)."
-    reduce_stages = (
-        ReduceStage("find duplicates", lambda p, n_shards: p.partitions, _reduce),
-    )
+    reduce_stages = (ReduceStage("find duplicates", lambda p, n_shards: p.partitions, _reduce),)
 
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
@@ -87,16 +88,18 @@ class ExactDedup:
         order = np.argsort(bucket, kind="stable")
         bounds = np.searchsorted(bucket[order], np.arange(p.partitions + 1))
         for b in range(p.partitions):
-            idx = order[bounds[b]:bounds[b + 1]]
+            idx = order[bounds[b] : bounds[b + 1]]
             if len(idx) == 0:
                 continue
             folder = os.path.join(workdir, "sig", f"b{b:04d}")
             os.makedirs(folder, exist_ok=True)
-            table = pa.table({
-                "hash": pa.array(hashes[idx]),
-                "shard": pa.array(np.full(len(idx), shard, dtype=np.uint32)),
-                "row": pa.array(rows[idx]),
-            })
+            table = pa.table(
+                {
+                    "hash": pa.array(hashes[idx]),
+                    "shard": pa.array(np.full(len(idx), shard, dtype=np.uint32)),
+                    "row": pa.array(rows[idx]),
+                }
+            )
             path = os.path.join(folder, f"s{shard:05d}-p{part:06d}.parquet")
             pq.write_table(table, path + ".tmp")
             os.replace(path + ".tmp", path)
@@ -112,10 +115,12 @@ class ExactDedup:
         if sig_files:
             sig = pq.read_table(sig_files[0]) if len(sig_files) == 1 else ds.dataset(sig_files).to_table()
             hashes[sig["row"].to_numpy().astype(np.int64)] = sig["hash"].to_numpy()
-        return pa.table({
-            "reason": pa.array([REASON if r else None for r in reason.tolist()], pa.string()),
-            "exact_dedup_hash": pa.array(hashes),
-        })
+        return pa.table(
+            {
+                "reason": pa.array([REASON if r else None for r in reason.tolist()], pa.string()),
+                "exact_dedup_hash": pa.array(hashes),
+            }
+        )
 
 
 steps.add("exact_dedup", ExactDedup())

@@ -17,7 +17,9 @@ def _init_worker(q: Any) -> None:
 
 
 @executors.register("local")
-def run_local(tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress) -> list[dict[str, Any]]:
+def run_local(
+    tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress
+) -> list[dict[str, Any]]:
     """Run tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
     del address
     workers = min(workers or default_workers(), max(1, len(tasks)))

@@ -14,7 +14,9 @@ from gencommons.errors import require
 
 
 @executors.register("ray")
-def run_ray(tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress) -> list[dict[str, Any]]:
+def run_ray(
+    tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress
+) -> list[dict[str, Any]]:
     """Submit every task to Ray, at most ``workers`` at a time, and collect their records in order."""
     require("ray", extra="ray")
     import ray

@@ -39,11 +39,22 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
                     try:
                         raw.decode("utf-8")
                     except UnicodeDecodeError as ue:
-                        bad(InputDataError(f"invalid UTF-8 at byte {ue.start} of the line", path=path,
-                                           line=line_no, reason="invalid_utf8"), raw)
+                        bad(
+                            InputDataError(
+                                f"invalid UTF-8 at byte {ue.start} of the line",
+                                path=path,
+                                line=line_no,
+                                reason="invalid_utf8",
+                            ),
+                            raw,
+                        )
                         continue
-                    bad(InputDataError(f"malformed JSON: {e}", path=path, line=line_no, reason="malformed_json"),
-                        raw)
+                    bad(
+                        InputDataError(
+                            f"malformed JSON: {e}", path=path, line=line_no, reason="malformed_json"
+                        ),
+                        raw,
+                    )
                     continue
                 doc = record_to_doc(record, path=path, line=line_no, opts=opts, bad=bad, raw=raw)
                 if doc is None:
@@ -54,11 +65,23 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
-        bad(InputDataError(f"the file is truncated or corrupt after line {line_no} ({e})", path=path,
-                           line=line_no + 1, reason="truncated_file"))
+        bad(
+            InputDataError(
+                f"the file is truncated or corrupt after line {line_no} ({e})",
+                path=path,
+                line=line_no + 1,
+                reason="truncated_file",
+            )
+        )
     except _zstd_errors() as e:
-        bad(InputDataError(f"the zstd stream is truncated or corrupt after line {line_no} ({e})", path=path,
-                           line=line_no + 1, reason="truncated_file"))
+        bad(
+            InputDataError(
+                f"the zstd stream is truncated or corrupt after line {line_no} ({e})",
+                path=path,
+                line=line_no + 1,
+                reason="truncated_file",
+            )
+        )
     if not seen_any:
         bad(InputDataError("the file is empty (no records)", path=path, reason="empty_file"))
     last = builder.flush()

@@ -32,7 +32,9 @@ def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.T
         if opts.text_field not in names:
             raise InputDataError(
                 f"no column {opts.text_field!r} (set input.text_field; columns: {', '.join(names[:20])})",
-                path=path, reason="missing_text")
+                path=path,
+                reason="missing_text",
+            )
         if pf.metadata.num_rows == 0:
             bad(InputDataError("the file is empty (no rows)", path=path, reason="empty_file"))
         row = 0
@@ -41,8 +43,11 @@ def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.T
             n = t.num_rows
             text = t[opts.text_field]
             if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-                raise InputDataError(f"column {opts.text_field!r} has type {text.type}, not string", path=path,
-                                     reason="text_not_string")
+                raise InputDataError(
+                    f"column {opts.text_field!r} has type {text.type}, not string",
+                    path=path,
+                    reason="text_not_string",
+                )
             if opts.id_field in names:
                 ids = t[opts.id_field].cast(pa.string())
             else:
@@ -56,8 +61,14 @@ def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.T
             nulls = pc.is_null(out[TEXT])
             if pc.any(nulls).as_py():
                 for i in pc.indices_nonzero(nulls).to_pylist():
-                    bad(InputDataError(f"row has a null {opts.text_field!r}", path=path, line=row + i + 1,
-                                       reason="missing_text"))
+                    bad(
+                        InputDataError(
+                            f"row has a null {opts.text_field!r}",
+                            path=path,
+                            line=row + i + 1,
+                            reason="missing_text",
+                        )
+                    )
                 out = out.filter(pc.invert(nulls))
             row += n
             yield normalize_batch(out)

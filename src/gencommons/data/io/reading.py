@@ -82,7 +82,13 @@ class BadRecords:
         if raw is not None and len(raw) > 10_000:
             raw = raw[:10_000] + f"... [{len(raw)} characters in all]"
         self.records.append(
-            {"path": error.path, "line": error.line, "reason": error.reason, "message": str(error), "raw": raw}
+            {
+                "path": error.path,
+                "line": error.line,
+                "reason": error.reason,
+                "message": str(error),
+                "raw": raw,
+            }
         )
 
 
@@ -139,7 +145,7 @@ class _ZstdRaw(io.RawIOBase):
                 else:
                     chunk = b""
         n = min(len(b), len(self._buf) - self._pos)
-        b[:n] = self._buf[self._pos:self._pos + n]
+        b[:n] = self._buf[self._pos : self._pos + n]
         self._pos += n
         return n
 
@@ -200,18 +206,39 @@ def record_to_doc(
 ) -> tuple[str, str, dict[str, Any]] | None:
     """Validate one parsed record: an object with a string text field. Returns (id, text, meta)."""
     if not isinstance(record, dict):
-        bad(InputDataError(f"expected a JSON object, got {type(record).__name__}", path=path, line=line,
-                           reason="not_an_object"), raw)
+        bad(
+            InputDataError(
+                f"expected a JSON object, got {type(record).__name__}",
+                path=path,
+                line=line,
+                reason="not_an_object",
+            ),
+            raw,
+        )
         return None
     text = record.get(opts.text_field)
     if text is None:
-        bad(InputDataError(f"record has no {opts.text_field!r} field (set input.text_field to the field "
-                           f"holding the text; fields here: {', '.join(sorted(record)[:10])})",
-                           path=path, line=line, reason="missing_text"), raw)
+        bad(
+            InputDataError(
+                f"record has no {opts.text_field!r} field (set input.text_field to the field "
+                f"holding the text; fields here: {', '.join(sorted(record)[:10])})",
+                path=path,
+                line=line,
+                reason="missing_text",
+            ),
+            raw,
+        )
         return None
     if not isinstance(text, str):
-        bad(InputDataError(f"field {opts.text_field!r} is {type(text).__name__}, not a string", path=path,
-                           line=line, reason="text_not_string"), raw)
+        bad(
+            InputDataError(
+                f"field {opts.text_field!r} is {type(text).__name__}, not a string",
+                path=path,
+                line=line,
+                reason="text_not_string",
+            ),
+            raw,
+        )
         return None
     doc_id = record.get(opts.id_field)
     if doc_id is None:

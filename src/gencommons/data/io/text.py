@@ -22,10 +22,13 @@ def read_text(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tabl
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        bad(InputDataError(f"invalid UTF-8 at byte {e.start}", path=path, line=line, reason="invalid_utf8"), data)
+        bad(
+            InputDataError(f"invalid UTF-8 at byte {e.start}", path=path, line=line, reason="invalid_utf8"),
+            data,
+        )
         return
     builder = BatchBuilder(opts)
-    doc_id = path[len(opts.root):].lstrip("/") if opts.root and path.startswith(opts.root) else path
+    doc_id = path[len(opts.root) :].lstrip("/") if opts.root and path.startswith(opts.root) else path
     builder.add(doc_id, text, {})
     out = builder.flush()
     if out is not None:

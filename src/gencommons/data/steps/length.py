@@ -11,7 +11,9 @@ from gencommons.data.step import StepParams, filter_step
 
 class LengthParams(StepParams):
     min_chars: int = Field(1, ge=0, description="Drop documents with fewer characters (after strip).")
-    max_chars: int | None = Field(None, ge=1, description="Drop documents with more characters; null = no limit.")
+    max_chars: int | None = Field(
+        None, ge=1, description="Drop documents with more characters; null = no limit."
+    )
     min_words: int = Field(0, ge=0, description="Drop documents with fewer whitespace-separated words.")
     max_words: int | None = Field(None, ge=1, description="Drop documents with more words; null = no limit.")
 
