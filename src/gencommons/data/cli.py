@@ -36,18 +36,14 @@ class _Bar:
         self.t0 = time.perf_counter()
 
     def stage(self, name: str, todo: int, done: int) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, visible=True)
-        self.task = self.progress.add_task(
-            name, total=todo + done, completed=done, docs=self.n_docs, rate=0.0
-        )
+        self.n_docs = 0  # documents read in this stage
+        self.task = self.progress.add_task(name, total=todo + done, completed=done, docs=0, rate=0.0)
         self.t0 = time.perf_counter()
-        self._docs_at_start = self.n_docs
 
     def docs(self, n: int) -> None:
         self.n_docs += n
         if self.task is not None:
-            rate = (self.n_docs - self._docs_at_start) / max(1e-9, time.perf_counter() - self.t0)
+            rate = self.n_docs / max(1e-9, time.perf_counter() - self.t0)
             self.progress.update(self.task, docs=self.n_docs, rate=rate)
 
     def task_done(self, record: dict[str, Any]) -> None:

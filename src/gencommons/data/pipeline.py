@@ -353,13 +353,15 @@ def result_license(counts: dict[str, int]) -> str:
 
 
 def _stage_name(task: Any, cfg: PipelineConfig) -> str:
+    """A short label for the progress bar: ``map 0 · 8 steps``, ``exact_dedup · find duplicates``."""
     if isinstance(task, MapTask):
         names = [s.name for s in cfg.steps[task.start : task.stop]]
         if task.apply_global is not None:
-            names.insert(0, cfg.steps[task.apply_global].name + " (apply)")
-        return f"stage {task.stage}: " + (", ".join(names) or "read and write")
+            names.insert(0, cfg.steps[task.apply_global].name)
+        what = names[0] if len(names) == 1 else f"{len(names)} steps" if names else "copy"
+        return f"map {task.stage} · {what}"
     step = cfg.steps[task.step_index].step()
-    return f"{cfg.steps[task.step_index].name}: {step.reduce_stages[task.stage_index].name}"
+    return f"{cfg.steps[task.step_index].name} · {step.reduce_stages[task.stage_index].name}"
 
 
 def _diff_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str:
