@@ -262,7 +262,23 @@ def test_workdir_is_removed_after_commit(corpus_dir: Path, tmp_path: Path) -> No
     Pipeline.from_dict(_config(corpus_dir, out, ["exact_dedup"])).run()
     assert not (out / ".gencommons").exists()
     assert sorted(os.listdir(out)) == ["data", "manifest.json", "rejected"]
-    assert os.listdir(out / "data") == ["part-00000-0000.parquet"]
+    assert sorted(os.listdir(out / "data")) == ["part-00000-0000.parquet", "part-00001-0000.parquet"]
     # the data folder reads as one table, without the rejected rows
     assert pq.read_table(out / "data").num_rows == read_manifest(str(out))["counts"]["documents_out"]
     shutil.rmtree(out)
+
+
+def test_shard_plan_depends_on_files_only(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(100):
+        (folder / f"{i:03d}.txt").write_text(f"document {i} " * 20)
+    base = {"input": {"path": str(folder), "format": "text"}, "output": {"path": str(tmp_path / "o")}}
+    plans = []
+    for workers in (1, 2, 7):
+        cfg = dict(base, executor={"workers": workers})
+        shards = Pipeline.from_dict(cfg).plan_shards()
+        plans.append([[f.path for f in s.files] for s in shards])
+    assert plans[0] == plans[1] == plans[2]
+    assert 16 <= len(plans[0]) <= 20  # small files are grouped, but into enough shards for parallelism
+    assert [p for s in plans[0] for p in s] == sorted(str(p) for p in folder.iterdir())

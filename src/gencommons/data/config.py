@@ -103,7 +103,9 @@ class PipelineConfig(_Strict):
     on_error: Literal["fail", "quarantine"] = Field(
         "fail", description="fail: stop at the first bad record; quarantine: set it aside and count it."
     )
-    batch_size: int = Field(10_000, ge=1, description="Documents per batch.")
+    batch_size: int = Field(
+        5_000, ge=1, description="Documents per batch: larger is a little faster, smaller uses less memory."
+    )
     task_size: int | str = Field(
         "16MB", description="Consecutive input files smaller than this (on disk) are grouped into one task."
     )

@@ -3,14 +3,17 @@ manifest.
 
 ```python
 from gencommons.data.pipeline import Pipeline
-result = Pipeline.from_yaml("examples/demo.yaml").run()
-print(result.manifest["counts"])
+
+if __name__ == "__main__":  # worker processes re-import the main module
+    result = Pipeline.from_yaml("examples/demo.yaml").run()
+    print(result.manifest["counts"])
 ```
 
 The engine in four moves:
 
 1. **Plan.** Input paths expand (fsspec) to files in sorted order; consecutive small files group into
-   shards of up to ``task_size`` (16 MB), a big file is a shard of its own. Shards do not depend on the number of
+   shards of up to ``task_size`` (16 MB, or 1/16 of the whole input if that is smaller, so that a small
+   corpus still makes several shards), a big file is a shard of its own. Shards do not depend on the number of
    workers, so a rerun with other workers resumes the same work and writes the same files.
 2. **Stages.** Steps split at each global step (dedup): map stage 0 runs the steps before the first
    global step and saves its signatures; the global step's reduce stages run as parallel tasks; the
@@ -52,6 +55,7 @@ WORKDIR = ".gencommons"
 # folder <output>/data with pyarrow, polars or pandas never mixes in rejected rows or the manifest
 DATA_DIR = "data"
 SHARD_FILES = 256  # at most this many files in one shard
+MIN_SHARDS = 16
 
 
 @dataclass
@@ -99,6 +103,9 @@ class Pipeline:
             for j, p in enumerate(paths):
                 key = f"input[{i}].path" + (f"[{j}]" if isinstance(icfg.path, list) else "")
                 files.extend(_expand(p, icfg.format, i, key))
+        # aim for at least MIN_SHARDS shards when there are enough files, so that a small corpus still
+        # uses every worker; this depends on the files only, never on the number of workers
+        limit = max(1, min(limit, sum(f.bytes for f in files) // MIN_SHARDS))
         shards: list[Shard] = []
         group: list[InputFile] = []
         size = 0

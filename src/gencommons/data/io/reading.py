@@ -57,7 +57,7 @@ class ReadOptions:
 
     text_field: str = "text"
     id_field: str = "id"
-    batch_size: int = 10_000
+    batch_size: int = 5_000
     max_batch_bytes: int = 64 * 2**20
     extractor: str = "resiliparse"
     root: str = ""  # input root: ids of text files are paths relative to it
