@@ -7,7 +7,7 @@
 
 1. **The comparison**, on every record of ``shared/data/text/*.jsonl.gz`` (20,560 documents, 30
    languages; ``--scale N`` repeats it with ids made unique), dealt round-robin into 8 gzip'd JSONL
-   files under ``bench/results/work/`` (never committed), each run a fresh subprocess:
+   files under ``bench/results/scratch/`` (never committed), each run a fresh subprocess:
 
    * gencommons (``_gencommons_driver.py``): ``gopher_quality``, ``gopher_repetition``,
      ``c4_quality: {bad_words_lang: en-c4}``, ``length: {min_words: 50}`` (applied to the text C4
@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 DATA = ROOT.parent / "shared" / "data" / "text"
 RESULTS = BENCH / "results"
-WORK = RESULTS / "work" / "filters_vs_datatrove"
+WORK = RESULTS / "scratch" / "filters_vs_datatrove"
 DT_VENV = BENCH / ".venv-datatrove"
 # What bench/.venv-datatrove gets; the versions this benchmark was written against.
 DT_REQUIREMENTS = [
