@@ -268,13 +268,9 @@ class Pipeline:
         n_shards: int,
     ) -> dict[str, Any]:
         cfg = self.config
+        last_stage = max(r["stage"] for r in records if "shard" in r)
         final_maps = sorted(
-            (
-                r
-                for r in records
-                if "shard" in r and r["stage"] == max(x.get("stage", 0) for x in records if "shard" in x)
-            ),
-            key=lambda r: r["shard"],
+            (r for r in records if "shard" in r and r["stage"] == last_stage), key=lambda r: r["shard"]
         )
         first_maps = sorted((r for r in records if r.get("stage") == 0), key=lambda r: r["shard"])
         out_files = [wd.path("final", f) for r in final_maps for f in r["files"]]

@@ -205,41 +205,26 @@ def record_to_doc(
     record: Any, *, path: str, line: int, opts: ReadOptions, bad: BadRecords, raw: bytes | str | None
 ) -> tuple[str, str, dict[str, Any]] | None:
     """Validate one parsed record: an object with a string text field. Returns (id, text, meta)."""
+    problem: tuple[str, str] | None = None
+    text = record.get(opts.text_field) if isinstance(record, dict) else None
     if not isinstance(record, dict):
-        bad(
-            InputDataError(
-                f"expected a JSON object, got {type(record).__name__}",
-                path=path,
-                line=line,
-                reason="not_an_object",
+        problem = (f"expected a JSON object, got {type(record).__name__}", "not_an_object")
+    elif text is None:
+        fields = ", ".join(sorted(record)[:10])
+        problem = (
+            (
+                f"record has no {opts.text_field!r} field (set input.text_field to the field holding the "
+                f"text; fields here: {fields})"
             ),
-            raw,
+            "missing_text",
         )
+    elif not isinstance(text, str):
+        problem = (f"field {opts.text_field!r} is {type(text).__name__}, not a string", "text_not_string")
+    if problem is not None:
+        bad(InputDataError(problem[0], path=path, line=line, reason=problem[1]), raw)
         return None
-    text = record.get(opts.text_field)
-    if text is None:
-        bad(
-            InputDataError(
-                f"record has no {opts.text_field!r} field (set input.text_field to the field "
-                f"holding the text; fields here: {', '.join(sorted(record)[:10])})",
-                path=path,
-                line=line,
-                reason="missing_text",
-            ),
-            raw,
-        )
-        return None
-    if not isinstance(text, str):
-        bad(
-            InputDataError(
-                f"field {opts.text_field!r} is {type(text).__name__}, not a string",
-                path=path,
-                line=line,
-                reason="text_not_string",
-            ),
-            raw,
-        )
-        return None
+    assert isinstance(record, dict)
+    assert isinstance(text, str)
     doc_id = record.get(opts.id_field)
     if doc_id is None:
         doc_id = f"{path.rsplit('/', 1)[-1]}:{line}"
