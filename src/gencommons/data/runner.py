@@ -245,6 +245,10 @@ def _source_batches(
         p, workdir=wd.global_dir(task.apply_global), shard=task.shard.index, n_rows=n_rows
     )
     counts = book.counts.setdefault(task.apply_global, StepCounts())
+    shard_counts = getattr(step, "shard_counts", None)
+    if shard_counts is not None:  # what the step changed in this shard (e.g. characters removed)
+        for k, v in shard_counts(p, workdir=wd.global_dir(task.apply_global), shard=task.shard.index).items():
+            counts.counts[k] = counts.counts.get(k, 0) + int(v)
     row = 0
     for path in files:
         for rb in pq.ParquetFile(path).iter_batches(batch_size=cfg.batch_size):
@@ -258,6 +262,9 @@ def _source_batches(
             row += n
             reasons = dec[REASON]
             counts.docs_in += n
+            if TEXT in dec.column_names:  # the step rewrites texts (substring dedup); null = unchanged
+                batch = _set_column(batch, TEXT, pc.coalesce(dec[TEXT], batch[TEXT]).cast(pa.large_string()))
+                dec = dec.drop_columns([TEXT])
             if spec.mode == "annotate":
                 for name in dec.column_names:
                     col_name = f"{spec.name}_reason" if name == REASON else name

@@ -123,7 +123,12 @@ class GlobalStep(Protocol):
         """Write what the reduce stages need for this batch (rows first_row..) under ``workdir``."""
 
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
-        """Row-aligned table for one shard: ``reason`` (null keeps) plus annotation columns."""
+        """Row-aligned table for one shard: ``reason`` (null keeps) plus annotation columns.
+
+        A ``text`` column, where not null, replaces the document's text (substring dedup removes spans).
+        A step may also define ``shard_counts(p, *, workdir, shard) -> dict[str, int]``: counts of what
+        it changed in that shard, summed into the manifest's step statistics.
+        """
         ...
 
 
