@@ -288,6 +288,10 @@ class Pipeline:
             moves.append((f, os.path.join(out, "rejected", os.path.basename(f))))
         for f in sorted(glob.glob(os.path.join(wd.quarantine_dir(), "*.jsonl"))):
             moves.append((f, os.path.join(out, "quarantine", os.path.basename(f))))
+        for i, spec in enumerate(cfg.steps):  # what global steps leave for the user (cluster tables, reports)
+            keep_dir = os.path.join(wd.path(f"global-{i}"), "keep")
+            for f in sorted(glob.glob(os.path.join(keep_dir, "*"))):
+                moves.append((f, os.path.join(out, "steps", spec.name, os.path.basename(f))))
 
         counts: dict[int, StepCounts] = {}
         lic_in: dict[str, int] = {}

@@ -145,6 +145,7 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
         if batch.num_rows == 0:
             continue
         if gstep is not None:
+            t_sig = time.perf_counter()
             gstep.save_signatures(
                 batch,
                 gparams,
@@ -153,6 +154,8 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
                 part=part,
                 first_row=rows_out,
             )
+            sig_counts = book.counts.setdefault(task.save_global or 0, StepCounts())
+            sig_counts.seconds += time.perf_counter() - t_sig
         part += 1
         rows_out += batch.num_rows
         if task.final:
@@ -376,7 +379,12 @@ def run_reduce_task(task: ReduceTask) -> dict[str, Any]:
     stage = step.reduce_stages[task.stage_index]
     t0 = time.perf_counter()
     stage.run(wd.global_dir(task.step_index), task.task, task.n_shards, p)
-    record = {"key": task.key, "seconds": round(time.perf_counter() - t0, 4)}
+    seconds = round(time.perf_counter() - t0, 4)
+    record = {
+        "key": task.key,
+        "seconds": seconds,
+        "counts": {str(task.step_index): {"docs_in": 0, "docs_out": 0, "seconds": seconds}},
+    }
     write_json_atomic(wd.done_path(task.key), record)
     return record
 

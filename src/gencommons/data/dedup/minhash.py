@@ -1,0 +1,529 @@
+"""``minhash_dedup``: near-duplicate removal with MinHash LSH, clusters by connected components.
+
+A global step in four stages (``data/step.py``), each resumable and shard- or band-parallel:
+
+1. **signatures** (map stage, per batch): shingles (word n-grams, or character n-grams for scripts
+   without spaces) are hashed to 64 bits, each document gets ``num_perm`` minimum hashes, and each
+   band of ``rows`` values is hashed to one 64-bit bucket key. Written to disk per band:
+   ``sig/bBBB/sSSSSS-pPPPPPP.parquet`` (key, doc); plus per document its id, length, optional score
+   and a 160-character preview (``docs/``) and, with ``verify: true``, its shingle hashes.
+2. **buckets** (one task per band): documents sharing a bucket key are candidate duplicates; each is
+   linked to the first document of its bucket (edges ``edges/bBBB.parquet``).
+3. **clusters** (one task): optional verification of each edge by the true Jaccard similarity of the
+   shingle sets, then union-find over every edge of every band and shard: connected components, not
+   only pairs. One survivor per cluster by ``keep`` (``first`` in input order, ``longest``, or the
+   highest ``score_column``). Writes per-shard decisions, ``clusters.parquet`` (cluster id, member
+   ids, size) and ``report.md`` (the largest clusters with example texts), which the engine moves to
+   ``<output>/steps/minhash_dedup/``.
+4. **filter** (next map stage): each shard drops the non-survivors, reason ``minhash_dedup:duplicate``.
+
+The chance that two documents of Jaccard similarity ``s`` share a bucket is ``1 - (1 - s^r)^b``
+(FineWeb: 14 bands × 8 rows, 112 permutations, ~92% at s = 0.8, 98.8% at 0.85).
+
+Hashing: words are hashed with polars' ``Series.hash`` (vectorized; stable within one polars
+version, recorded in the manifest), shingles by a polynomial roll over the word hashes, permutations
+by multiply-shift hashing ``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (numba loop: the only
+per-element loop, 112 multiply-adds per shingle). Defined behaviour for odd input: an empty or
+whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
+those); a document with fewer than ``n`` words is one shingle of all its words; duplicate ids are
+distinct documents (clusters are by position, ids are only reported).
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field, model_validator
+
+from gencommons.data.step import ReduceStage, StepParams, steps
+
+REASON = "minhash_dedup:duplicate"
+PREVIEW = 160
+ROW_BITS = 40  # a document's global number: shard << 40 | row (1 T rows per shard, 16 M shards)
+
+
+class MinhashParams(StepParams):
+    shingle: Literal["word", "char"] = Field(
+        "word", description="Shingles of words, or of characters (no spaces)."
+    )
+    n: int = Field(5, ge=1, le=64, description="Shingle size: words (word) or characters (char) per shingle.")
+    num_perm: int = Field(112, ge=2, le=1024, description="Number of MinHash permutations.")
+    bands: int | None = Field(
+        14, ge=1, description="LSH bands (bands × rows ≤ num_perm); null = from threshold."
+    )
+    rows: int | None = Field(8, ge=1, description="Rows per band; null = from threshold.")
+    threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Jaccard threshold: picks bands × rows when they are null; the verify cut.",
+    )
+    keep: Literal["first", "longest", "score"] = Field(
+        "first", description="Which document of a cluster survives."
+    )
+    score_column: str | None = Field(
+        None, description="With keep: score, the column whose highest value survives."
+    )
+    verify: bool = Field(False, description="Check candidate pairs by true Jaccard before merging them.")
+    lowercase: bool = Field(True, description="Lowercase before shingling.")
+    scope: str | None = Field(
+        None,
+        description="Column whose values are deduplicated separately (e.g. source, dump); null = global.",
+    )
+    seed: int = Field(1, description="Seed of the permutations.")
+
+    @model_validator(mode="after")
+    def _check(self) -> MinhashParams:
+        b, r = self.bands_rows
+        if b * r > self.num_perm:
+            raise ValueError(f"bands × rows = {b * r} exceeds num_perm = {self.num_perm}")
+        if self.keep == "score" and not self.score_column:
+            raise ValueError("keep: score needs score_column")
+        return self
+
+    @property
+    def bands_rows(self) -> tuple[int, int]:
+        if self.bands is not None and self.rows is not None:
+            return self.bands, self.rows
+        if self.threshold is None:
+            raise ValueError("give bands and rows, or a threshold")
+        return optimal_bands_rows(self.threshold, self.num_perm)
+
+    @property
+    def verify_threshold(self) -> float:
+        if self.threshold is not None:
+            return self.threshold
+        b, r = self.bands_rows
+        return (1 / b) ** (1 / r)  # where the S-curve is steepest
+
+
+def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> Any:
+    """The LSH S-curve: probability that a pair of Jaccard ``s`` shares at least one bucket.
+
+    Example:
+        >>> round(float(candidate_probability(0.8, 14, 8)), 3)
+        0.924
+    """
+    return 1 - (1 - np.asarray(s, dtype=float) ** rows) ** bands
+
+
+def optimal_bands_rows(threshold: float, num_perm: int) -> tuple[int, int]:
+    """bands × rows ≤ num_perm minimising false positives below and false negatives above ``threshold``
+    (areas under the S-curve, equal weights)."""
+    xs_lo = np.linspace(0, threshold, 200)
+    xs_hi = np.linspace(threshold, 1, 200)
+    best, best_err = (1, num_perm), math.inf
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = np.trapezoid(candidate_probability(xs_lo, b, r), xs_lo)
+            fn = np.trapezoid(1 - candidate_probability(xs_hi, b, r), xs_hi)
+            if fp + fn < best_err:
+                best, best_err = (b, r), fp + fn
+    return best
+
+
+# ------------------------------------------------------------------ shingles and signatures
+
+
+def _permutations(p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(p.seed)
+    a = rng.integers(1, 2**63, size=p.num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
+    b = rng.integers(0, 2**63, size=p.num_perm, dtype=np.uint64)
+    return a, b
+
+
+def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
+    """All shingle hashes of a batch, concatenated, and the document offsets into them (len = docs+1)."""
+    s = pl.Series(texts)
+    if p.lowercase:
+        s = s.str.to_lowercase()
+    if p.shingle == "word":
+        tokens = s.str.extract_all(r"\w+")
+    else:  # characters, whitespace runs as one space
+        tokens = s.str.replace_all(r"\s+", " ").str.strip_chars().str.split("")
+    lengths = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = tokens.explode().drop_nulls()
+    hashes = flat.hash(seed=p.seed).to_numpy().astype(np.uint64) if len(flat) else np.zeros(0, np.uint64)
+    return _roll(hashes, lengths, p.n)
+
+
+def _roll(hashes: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n-gram hashes per document: a polynomial over each window of n token hashes (mod 2^64); a
+    document with 1..n-1 tokens gives one shingle of all its tokens, one with none gives no shingle."""
+    tok_off = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=tok_off[1:])
+    counts = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    off = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    out = np.empty(int(off[-1]), dtype=np.uint64)
+    _roll_kernel(hashes, tok_off, off, n, out)
+    return out, off
+
+
+def _roll_kernel_py(
+    hashes: np.ndarray, tok_off: np.ndarray, off: np.ndarray, n: int, out: np.ndarray
+) -> None:
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    for d in range(len(tok_off) - 1):
+        start, stop = tok_off[d], tok_off[d + 1]
+        k = stop - start
+        if k == 0:
+            continue
+        w = min(n, k)
+        for i in range(off[d + 1] - off[d]):
+            h = np.uint64(0)
+            for j in range(w):
+                h = h * mult + hashes[start + i + j]
+            out[off[d] + i] = h
+
+
+def _minhash_kernel_py(
+    shingles: np.ndarray, off: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray
+) -> None:
+    for d in range(len(off) - 1):
+        for i in range(off[d], off[d + 1]):
+            x = shingles[i]
+            for j in range(len(a)):
+                v = (a[j] * x + b[j]) >> np.uint64(32)
+                sig[d, j] = min(sig[d, j], v)
+
+
+def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """numba-compile a per-element loop (the only ones here); without numba it runs as slow Python."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is in the data extra
+        return fn
+    return njit(cache=True, nogil=True)(fn)
+
+
+_roll_kernel = _compiled(_roll_kernel_py)
+_minhash_kernel = _compiled(_minhash_kernel_py)
+
+
+def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.ndarray:
+    """(docs, num_perm) uint64 minimum hashes; a document without shingles keeps all 2^32 (no match)."""
+    a, b = _permutations(p)
+    sig = np.full((len(off) - 1, p.num_perm), np.uint64(2**32), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        _minhash_kernel(shingles, off, a, b, sig)
+    return sig
+
+
+def band_keys(sig: np.ndarray, p: MinhashParams, scope_hash: np.ndarray | None) -> np.ndarray:
+    """(docs, bands) uint64 bucket keys: a hash of each band's rows (and of the scope value)."""
+    bands, rows = p.bands_rows
+    rng = np.random.default_rng(p.seed + 1)
+    mult = rng.integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(rows):
+            keys = keys * np.uint64(0x100000001B3) + sig[:, k::rows][:, :bands] * mult[k]
+        keys ^= np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        if scope_hash is not None:
+            keys ^= scope_hash[:, None]
+    return keys
+
+
+# ------------------------------------------------------------------ stages
+
+
+def _write(table: pa.Table, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    pq.write_table(table, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
+    """Link every document of a bucket to the bucket's first document (in input order)."""
+    files = sorted(glob.glob(os.path.join(workdir, "sig", f"b{band:04d}", "*.parquet")))
+    schema = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
+    out = os.path.join(workdir, "edges", f"b{band:04d}.parquet")
+    if not files:
+        _write(schema.empty_table(), out)
+        return
+    df = pl.read_parquet(files)
+    first = (
+        df.group_by("key")
+        .agg(pl.col("doc").min().alias("first"), pl.len().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
+    edges = (
+        df.join(first.select("key", "first"), on="key", how="inner")
+        .filter(pl.col("doc") != pl.col("first"))
+        .select(pl.col("first").alias("a"), pl.col("doc").alias("b"))
+        .unique()
+        .sort("a", "b")
+    )
+    _write(edges.to_arrow().cast(schema), out)
+
+
+def _uf_find(parent: np.ndarray, x: int) -> int:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        parent[x], x = root, parent[x]
+    return root
+
+
+def _union_all_py(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    for i in range(len(a)):
+        ra, rb = _uf_find(parent, a[i]), _uf_find(parent, b[i])
+        if ra != rb:  # the smaller index (earlier document) becomes the root
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+
+
+def _flatten_py(parent: np.ndarray) -> None:
+    """Point every node at its root."""
+    for i in range(len(parent)):
+        parent[i] = _uf_find(parent, i)
+
+
+_uf_find = _compiled(_uf_find)
+_union_all = _compiled(_union_all_py)
+_flatten = _compiled(_flatten_py)
+
+
+def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
+    del task
+    edge_files = sorted(glob.glob(os.path.join(workdir, "edges", "*.parquet")))
+    edges = (
+        pl.read_parquet(edge_files).unique()
+        if edge_files
+        else pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64})
+    )
+    removed_by_verify = 0
+    if p.verify and edges.height:
+        keep = _verify(workdir, edges, p)
+        removed_by_verify = int((~keep).sum())
+        edges = edges.filter(pl.Series(keep))
+    nodes = np.unique(np.concatenate([edges["a"].to_numpy(), edges["b"].to_numpy()]))  # sorted = input order
+    parent = np.arange(len(nodes), dtype=np.int64)
+    if len(nodes):
+        _union_all(
+            parent,
+            np.searchsorted(nodes, edges["a"].to_numpy()),
+            np.searchsorted(nodes, edges["b"].to_numpy()),
+        )
+        _flatten(parent)
+    members = pl.DataFrame({"doc": nodes, "root": nodes[parent] if len(nodes) else nodes})
+    info = _doc_info(workdir, members["doc"], p)
+    members = members.join(info, on="doc", how="left")
+    if p.keep == "first":
+        order = [pl.col("doc")]
+        desc = [False]
+    elif p.keep == "longest":
+        order, desc = [pl.col("length"), pl.col("doc")], [True, False]
+    else:
+        order, desc = [pl.col("score"), pl.col("doc")], [True, False]
+    survivors = (
+        members.sort(order, descending=desc, nulls_last=True)
+        .group_by("root", maintain_order=True)
+        .agg(pl.col("doc").first().alias("survivor"))
+    )
+    members = members.join(survivors, on="root").with_columns(
+        cluster=pl.col("root").rank("dense").cast(pl.Int64) - 1,
+        shard=(pl.col("doc") // (1 << ROW_BITS)).cast(pl.UInt32),
+        row=(pl.col("doc") % (1 << ROW_BITS)).cast(pl.UInt64),
+    )
+    dup = members.filter(pl.col("doc") != pl.col("survivor"))
+    for s in range(n_shards):
+        part = members.filter(pl.col("shard") == s).select(
+            "row", "cluster", (pl.col("doc") != pl.col("survivor")).alias("duplicate")
+        )
+        _write(part.to_arrow(), os.path.join(workdir, "dec", f"s{s:05d}.parquet"))
+    table = (
+        members.sort("doc")
+        .group_by("cluster", maintain_order=True)
+        .agg(
+            pl.len().alias("size"),
+            pl.col("id").alias("member_ids"),
+            pl.col("id").filter(pl.col("doc") == pl.col("survivor")).first().alias("survivor_id"),
+            pl.col("preview").filter(pl.col("doc") == pl.col("survivor")).first().alias("survivor_preview"),
+            pl.col("preview").filter(pl.col("doc") != pl.col("survivor")).first().alias("duplicate_preview"),
+        )
+        .sort("size", "cluster", descending=[True, False])
+    )
+    keep_dir = os.path.join(workdir, "keep")
+    _write(
+        table.drop("survivor_preview", "duplicate_preview").to_arrow(),
+        os.path.join(keep_dir, "clusters.parquet"),
+    )
+    _write_report(table, os.path.join(keep_dir, "report.md"), p, removed_by_verify, dup.height)
+    _write(
+        pa.table(
+            {"removed_by_verify": [removed_by_verify], "candidate_edges": [edges.height + removed_by_verify]}
+        ),
+        os.path.join(workdir, "stats.parquet"),
+    )
+
+
+def _doc_info(workdir: str, docs: pl.Series, p: MinhashParams) -> pl.DataFrame:
+    files = sorted(glob.glob(os.path.join(workdir, "docs", "*.parquet")))
+    cols = ["doc", "id", "length", "preview"] + (["score"] if p.keep == "score" else [])
+    if not files or docs.is_empty():
+        return pl.DataFrame(
+            schema={
+                "doc": pl.UInt64,
+                "id": pl.String,
+                "length": pl.Int64,
+                "preview": pl.String,
+                "score": pl.Float64,
+            }
+        )
+    wanted = pl.DataFrame({"doc": docs})
+    return pl.scan_parquet(files).select(cols).join(wanted.lazy(), on="doc", how="semi").collect()
+
+
+def _verify(workdir: str, edges: pl.DataFrame, p: MinhashParams) -> np.ndarray:
+    """True Jaccard of each candidate edge ≥ the threshold, from the stored shingle sets."""
+    files = sorted(glob.glob(os.path.join(workdir, "shingles", "*.parquet")))
+    wanted = pl.DataFrame({"doc": pl.concat([edges["a"], edges["b"]]).unique()})
+    sh = pl.scan_parquet(files).join(wanted.lazy(), on="doc", how="semi").collect()
+    sets = {d: set(s) for d, s in zip(sh["doc"].to_list(), sh["shingles"].to_list(), strict=True)}
+    t = p.verify_threshold
+    keep = np.zeros(edges.height, dtype=bool)
+    for i, (a, b) in enumerate(zip(edges["a"].to_list(), edges["b"].to_list(), strict=True)):
+        sa, sb = sets.get(a, set()), sets.get(b, set())
+        union = len(sa | sb)
+        keep[i] = union > 0 and len(sa & sb) / union >= t
+    return keep
+
+
+def _write_report(table: pl.DataFrame, path: str, p: MinhashParams, removed: int, n_dup: int) -> None:
+    b, r = p.bands_rows
+    lines = [
+        "# minhash_dedup: largest clusters",
+        "",
+        f"{table.height:,} clusters, {n_dup:,} documents removed as near-duplicates. Shingles: {p.shingle} "
+        f"{p.n}-grams; {p.num_perm} permutations, {b} bands × {r} rows; survivor: {p.keep}."
+        + (
+            f" Verification removed {removed:,} candidate pairs below Jaccard {p.verify_threshold:.2f}."
+            if p.verify
+            else ""
+        ),
+        "",
+    ]
+    for row in table.head(20).iter_rows(named=True):
+        ids = row["member_ids"]
+        shown = ", ".join(f"`{i}`" for i in ids[:8]) + (f", … ({len(ids) - 8} more)" if len(ids) > 8 else "")
+        lines += [
+            f"## cluster {row['cluster']}: {row['size']} documents",
+            "",
+            f"members: {shown}",
+            "",
+            f"- survivor `{row['survivor_id']}`: {_quote(row['survivor_preview'])}",
+            f"- a duplicate: {_quote(row['duplicate_preview'])}",
+            "",
+        ]
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    os.replace(path + ".tmp", path)
+
+
+def _quote(text: str | None) -> str:
+    if not text:
+        return "(empty)"
+    return "“" + " ".join(text.split()).replace("`", "'") + "…”"
+
+
+class MinhashDedup:
+    name = "minhash_dedup"
+    params = MinhashParams
+    paper = "https://arxiv.org/abs/2406.17557"
+    kind: ClassVar[str] = "global"
+    doc = (
+        "Remove near-duplicates: MinHash LSH candidates, clusters by connected components across all "
+        "shards, one survivor per cluster (a global, staged step)."
+    )
+    reduce_stages = (
+        ReduceStage("buckets", lambda p, n_shards: p.bands_rows[0], _buckets),
+        ReduceStage("clusters", lambda p, n_shards: 1, _clusters),
+    )
+
+    def save_signatures(
+        self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
+    ) -> None:
+        shingles, off = shingle_hashes(batch["text"], p)
+        sig = signatures(shingles, off, p)
+        scope = None
+        if p.scope is not None:
+            if p.scope not in batch.column_names:
+                from gencommons.errors import ConfigError
+
+                raise ConfigError(f"minhash_dedup.scope: no column {p.scope!r} in the documents")
+            scope = pl.Series(batch[p.scope]).cast(pl.String).fill_null("").hash(seed=p.seed).to_numpy()
+        keys = band_keys(sig, p, scope)
+        n = batch.num_rows
+        docs = (np.uint64(shard) << np.uint64(ROW_BITS)) + np.arange(
+            first_row, first_row + n, dtype=np.uint64
+        )
+        has = np.diff(off) > 0  # documents without shingles join no bucket
+        name = f"s{shard:05d}-p{part:06d}.parquet"
+        for band in range(keys.shape[1]):
+            _write(
+                pa.table({"key": keys[has, band], "doc": docs[has]}),
+                os.path.join(workdir, "sig", f"b{band:04d}", name),
+            )
+        text = pl.Series(batch["text"])
+        info: dict[str, Any] = {
+            "doc": docs,
+            "id": batch["id"],
+            "length": text.str.len_chars().cast(pl.Int64).to_arrow(),
+            "preview": text.str.slice(0, PREVIEW).to_arrow(),
+        }
+        if p.keep == "score":
+            if p.score_column not in batch.column_names:
+                from gencommons.errors import ConfigError
+
+                raise ConfigError(
+                    f"minhash_dedup.score_column: no column {p.score_column!r} in the documents"
+                )
+            info["score"] = batch[p.score_column].cast(pa.float64())
+        _write(pa.table(info), os.path.join(workdir, "docs", name))
+        if p.verify:
+            lists = pa.ListArray.from_arrays(pa.array(off.astype(np.int32)), pa.array(shingles))
+            _write(pa.table({"doc": docs, "shingles": lists}), os.path.join(workdir, "shingles", name))
+
+    def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
+        dup = np.zeros(n_rows, dtype=bool)
+        cluster = np.full(n_rows, -1, dtype=np.int64)
+        path = os.path.join(workdir, "dec", f"s{shard:05d}.parquet")
+        if os.path.exists(path):
+            t = pq.read_table(path)
+            rows = t["row"].to_numpy().astype(np.int64)
+            dup[rows] = t["duplicate"].to_numpy(zero_copy_only=False)
+            cluster[rows] = t["cluster"].to_numpy()
+        return pa.table(
+            {
+                "reason": pa.array([REASON if d else None for d in dup.tolist()], pa.string()),
+                "minhash_dedup_cluster": pa.array(cluster, mask=cluster < 0),
+            }
+        )
+
+    def shard_counts(self, p: Any, *, workdir: str, shard: int) -> dict[str, int]:
+        if shard != 0:
+            return {}
+        path = os.path.join(workdir, "stats.parquet")
+        if not os.path.exists(path):
+            return {}
+        row = pq.read_table(path).to_pylist()[0]
+        out = {"candidate_pairs": int(row["candidate_edges"])}
+        if p.verify:
+            out["removed_by_verify"] = int(row["removed_by_verify"])
+        return out
+
+
+steps.add("minhash_dedup", MinhashDedup())

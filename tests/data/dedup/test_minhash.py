@@ -1,0 +1,302 @@
+"""minhash_dedup: signatures estimate Jaccard, clusters equal a single-process reference whatever the
+sharding, survivor policies, verification, reports, and odd input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gencommons.data.dedup.minhash import (
+    MinhashParams,
+    band_keys,
+    candidate_probability,
+    optimal_bands_rows,
+    shingle_hashes,
+    signatures,
+)
+from gencommons.data.pipeline import Pipeline
+from gencommons.errors import ConfigError
+from gencommons.lineage.manifest import read_manifest
+
+
+def _words(n: int, rng: random.Random) -> list[str]:
+    return [f"w{rng.randrange(3000)}" for _ in range(n)]
+
+
+def _jaccard(a: str, b: str, n: int = 5) -> float:
+    def sh(t: str) -> set[tuple[str, ...]]:
+        w = t.lower().split()
+        return {tuple(w[i : i + n]) for i in range(max(1, len(w) - n + 1))} if w else set()
+
+    sa, sb = sh(a), sh(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+
+
+def test_signature_agreement_estimates_jaccard() -> None:
+    rng = random.Random(0)
+    p = MinhashParams(num_perm=256, bands=16, rows=16)
+    base = _words(400, rng)
+    errors = []
+    for k in range(0, 400, 20):  # replace k words: a sweep of true similarities
+        other = list(base)
+        for i in rng.sample(range(400), k):
+            other[i] = f"x{rng.randrange(10**6)}"
+        a, b = " ".join(base), " ".join(other)
+        sh, off = shingle_hashes(pa.array([a, b]), p)
+        sig = signatures(sh, off, p)
+        errors.append(abs(float((sig[0] == sig[1]).mean()) - _jaccard(a, b)))
+    assert max(errors) < 0.12  # 256 permutations: standard error ≤ 0.032
+    assert float(np.mean(errors)) < 0.04
+
+
+def test_s_curve_and_parameter_choice() -> None:
+    assert candidate_probability(0.8, 14, 8) == pytest.approx(0.924, abs=1e-3)
+    assert candidate_probability(0.85, 14, 8) == pytest.approx(0.988, abs=1e-3)
+    b, r = optimal_bands_rows(0.8, 112)
+    assert b * r <= 112
+    assert candidate_probability(0.9, b, r) > 0.9
+    assert candidate_probability(0.5, b, r) < 0.1
+    p = MinhashParams(bands=None, rows=None, threshold=0.8)
+    assert p.bands_rows == (b, r)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"bands": 20, "rows": 8}, "exceeds num_perm"),
+        ({"keep": "score"}, "needs score_column"),
+        ({"bands": None, "rows": None}, "give bands and rows, or a threshold"),
+    ],
+)
+def test_param_errors(params: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MinhashParams(**params)
+
+
+def test_short_empty_and_cjk_documents() -> None:
+    p = MinhashParams()
+    sh, off = shingle_hashes(pa.array(["", "   ", "two words", "one two three four five six"]), p)
+    assert np.diff(off).tolist() == [0, 0, 1, 2]  # empty: none; shorter than n: one; else len - n + 1
+    pc = MinhashParams(shingle="char", n=3)
+    sh, off = shingle_hashes(pa.array(["日本語のテキスト", "日本語のテキスト"]), pc)
+    sig = signatures(sh, off, pc)
+    assert np.diff(off).tolist() == [6, 6]
+    assert (sig[0] == sig[1]).all()
+
+
+def _reference(texts: list[str], p: MinhashParams) -> list[bool]:
+    """Single process, pure Python grouping and union-find over the same signatures."""
+    sh, off = shingle_hashes(pa.array(texts, pa.large_string()), p)
+    keys = band_keys(signatures(sh, off, p), p, None)
+    parent = list(range(len(texts)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for band in range(keys.shape[1]):
+        seen: dict[int, int] = {}
+        for d in range(len(texts)):
+            if off[d + 1] == off[d]:
+                continue
+            k = int(keys[d, band])
+            if k in seen:
+                ra, rb = find(seen[k]), find(d)
+                parent[max(ra, rb)] = min(ra, rb)
+            else:
+                seen[k] = d
+    return [find(d) != d for d in range(len(texts))]  # root = first document = survivor
+
+
+def _corpus(tmp: Path, n_files: int, seed: int) -> list[dict[str, Any]]:
+    """Real text (the test corpus) plus planted near-duplicates, split over n_files files."""
+    recs = []
+    for name in ("gutenberg", "debian-man"):
+        with gzip.open(Path(__file__).parents[2] / "data" / "corpus" / f"{name}.jsonl.gz", "rt") as fh:
+            recs.extend(json.loads(line) for line in fh)
+    rng = random.Random(seed)
+    docs = [{"id": r["id"], "text": r["text"], "license": r["license"]} for r in recs]
+    for r in rng.sample(recs, 40):
+        words = r["text"].split()
+        for _ in range(rng.choice([1, 2, max(1, len(words) // 30)])):  # a few substitutions
+            words[rng.randrange(len(words))] = "zzz"
+        docs.append({"id": r["id"] + "#near", "text": " ".join(words), "license": r["license"]})
+    rng.shuffle(docs)
+    tmp.mkdir(parents=True, exist_ok=True)
+    per = len(docs) // n_files + 1
+    for i in range(n_files):
+        with (tmp / f"in-{i:02d}.jsonl").open("w") as fh:
+            for d in docs[i * per : (i + 1) * per]:
+                fh.write(json.dumps(d) + "\n")
+    return docs
+
+
+def _run(
+    inputs: Path, out: Path, step: dict[str, Any], workers: int = 2, kind: str = "local"
+) -> dict[str, Any]:
+    cfg = {
+        "input": {"path": str(inputs)},
+        "steps": [{"minhash_dedup": step}],
+        "output": {"path": str(out)},
+        "executor": {"kind": kind, "workers": workers},
+        "task_size": 1,
+        "batch_size": 37,
+    }
+    return Pipeline.from_dict(cfg).run().manifest
+
+
+def test_clusters_equal_reference_across_shards(tmp_path: Path) -> None:
+    docs = _corpus(tmp_path / "in", 7, seed=1)
+    m = _run(tmp_path / "in", tmp_path / "out", {})
+    ref = _reference([d["text"] for d in docs], MinhashParams())
+    expected_kept = [d["id"] for d, dup in zip(docs, ref, strict=True) if not dup]
+    kept = pq.read_table(tmp_path / "out" / "data").column("id").to_pylist()
+    assert kept == expected_kept
+    assert m["steps"][0]["dropped"] == {"minhash_dedup:duplicate": len(docs) - len(expected_kept)}
+    by_id = {d["id"]: d["text"] for d in docs}
+    near = [i for i in by_id if i.endswith("#near")]
+    similar = [i for i in near if _jaccard(by_id[i], by_id[i.removesuffix("#near")]) >= 0.9]
+    assert len(similar) >= 10
+    dropped = set(pq.read_table(tmp_path / "out" / "rejected").column("id").to_pylist())
+    # every planted edit with true Jaccard >= 0.9 (candidate probability 0.9996) is caught
+    assert all(i in dropped or i.removesuffix("#near") in dropped for i in similar)
+    clusters = pq.read_table(tmp_path / "out" / "steps" / "minhash_dedup" / "clusters.parquet").to_pylist()
+    assert sum(c["size"] - 1 for c in clusters) == len(dropped)
+    assert all(c["size"] == len(c["member_ids"]) >= 2 for c in clusters)
+    report = (tmp_path / "out" / "steps" / "minhash_dedup" / "report.md").read_text()
+    assert report.startswith("# minhash_dedup: largest clusters")
+
+
+def test_same_result_with_one_worker_and_one_shard(tmp_path: Path) -> None:
+    _corpus(tmp_path / "in", 5, seed=2)
+    a = _run(tmp_path / "in", tmp_path / "a", {}, workers=2)
+    one = tmp_path / "one.jsonl"  # the same documents in one file: one shard
+    one.write_text("".join(f.read_text() for f in sorted((tmp_path / "in").iterdir())))
+    cfg = {
+        "input": {"path": str(one)},
+        "steps": ["minhash_dedup"],
+        "output": {"path": str(tmp_path / "b")},
+        "executor": {"workers": 1},
+    }
+    b = Pipeline.from_dict(cfg).run().manifest
+    assert (b["counts"]["shards"], a["counts"]["shards"]) == (1, 5)
+    ids = [pq.read_table(tmp_path / x / "data").column("id").to_pylist() for x in ("a", "b")]
+    assert ids[0] == ids[1]
+
+
+def test_keep_longest_and_score(tmp_path: Path) -> None:
+    base = " ".join(f"word{i}" for i in range(200))
+    rows = [
+        {"id": "a", "text": base, "q": 0.1},
+        {"id": "b", "text": base + " and a longer tail", "q": 0.9},
+        {"id": "c", "text": base + " tail", "q": 0.5},
+        {"id": "other", "text": " ".join(f"other{i}" for i in range(200)), "q": 0.0},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for step, survivor in (
+        ({}, "a"),
+        ({"keep": "longest"}, "b"),
+        ({"keep": "score", "score_column": "q"}, "b"),
+    ):
+        out = tmp_path / f"out-{survivor}-{len(step)}"
+        _run(src, out, step, workers=1)
+        assert pq.read_table(out / "data").column("id").to_pylist() == sorted([survivor, "other"])
+
+
+def test_verify_removes_false_positive_edges(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    base = _words(300, rng)
+    rows = [{"id": "orig", "text": " ".join(base)}]
+    for k, frac in enumerate((0.01, 0.05, 0.08)):  # true Jaccard ~0.9, ~0.6, ~0.5
+        w = list(base)
+        for i in rng.sample(range(300), int(300 * frac)):
+            w[i] = f"y{k}{i}"
+        rows.append({"id": f"edit{frac}", "text": " ".join(w)})
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loose = {"bands": 40, "rows": 2, "num_perm": 80}  # catches pairs far below 0.8
+    m_loose = _run(src, tmp_path / "loose", loose, workers=1)
+    m_ver = _run(src, tmp_path / "ver", {**loose, "verify": True, "threshold": 0.8}, workers=1)
+    assert m_loose["counts"]["documents_out"] == 1
+    kept = set(pq.read_table(tmp_path / "ver" / "data").column("id").to_pylist())
+    assert kept == {"orig", "edit0.05", "edit0.08"}
+    counts = m_ver["steps"][0]["counts"]
+    # at least the two edges linking the 0.6 and 0.5 edits to the original; all but one (0.01 edit)
+    assert 2 <= counts["removed_by_verify"] == counts["candidate_pairs"] - 1
+
+
+def test_scope_deduplicates_within_each_value(tmp_path: Path) -> None:
+    text = " ".join(f"word{i}" for i in range(100))
+    rows = [{"id": f"{s}{k}", "text": text, "source": s} for s in ("x", "y") for k in range(2)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _run(src, tmp_path / "g", {}, workers=1)
+    _run(src, tmp_path / "s", {"scope": "source"}, workers=1)
+    assert pq.read_table(tmp_path / "g" / "data").column("id").to_pylist() == ["x0"]
+    assert pq.read_table(tmp_path / "s" / "data").column("id").to_pylist() == ["x0", "y0"]
+    with pytest.raises(ConfigError, match="no column 'dump'"):
+        _run(src, tmp_path / "bad", {"scope": "dump"}, workers=1)
+
+
+def test_odd_input_is_defined(tmp_path: Path) -> None:
+    rows = [
+        {"id": "e1", "text": ""},
+        {"id": "e2", "text": "   "},
+        {"id": "short", "text": "hi there"},
+        {"id": "short", "text": "hi there"},  # duplicate id and text: distinct documents, one removed
+        {"id": "ja", "text": "これは日本語の文書です。" * 20},
+        {"id": "ja2", "text": "これは日本語の文書です。" * 20 + "追加"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    _run(src, tmp_path / "w", {}, workers=1)
+    kept = pq.read_table(tmp_path / "w" / "data").column("id").to_pylist()
+    assert kept.count("e1") == kept.count("e2") == 1  # no shingles: never a near-duplicate
+    assert kept.count("short") == 1
+    _run(src, tmp_path / "c", {"shingle": "char", "n": 5}, workers=1)
+    kept_c = pq.read_table(tmp_path / "c" / "data").column("id").to_pylist()
+    assert "ja" in kept_c
+    assert "ja2" not in kept_c
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    texts=st.lists(
+        st.sampled_from(["a b c d e f", "a b c d e g", "x y z", "", "p q r s t u v w"]), max_size=12
+    )
+)
+def test_idempotent(texts: list[str]) -> None:
+    p = MinhashParams(bands=20, rows=1, num_perm=20)
+    first = _reference(texts, p)
+    survivors = [t for t, dup in zip(texts, first, strict=True) if not dup]
+    assert not any(_reference(survivors, p))
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_clusters(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    _corpus(tmp_path / "in", 6, seed=4)
+    local = _run(tmp_path / "in", tmp_path / "local", {"verify": True})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = _run(tmp_path / "in", tmp_path / "ray", {"verify": True}, kind="ray")
+    finally:
+        ray.shutdown()
+    assert on_ray["content_id"] == local["content_id"]
+    tables = [
+        pq.read_table(tmp_path / x / "steps" / "minhash_dedup" / "clusters.parquet") for x in ("local", "ray")
+    ]
+    assert tables[0].equals(tables[1])
+    assert read_manifest(str(tmp_path / "ray"))["steps"][0]["dropped"] == local["steps"][0]["dropped"]
