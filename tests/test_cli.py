@@ -91,3 +91,13 @@ def test_user_errors_have_no_traceback(tmp_path: Path) -> None:
     res = _gencommons("lineage", "show", "nowhere", cwd=tmp_path)
     assert res.returncode == 1
     assert "No manifest" in res.stderr
+
+
+def test_plan_prints_estimates_and_runs_nothing(corpus_dir: Path, tmp_path: Path) -> None:
+    cfg = {"input": {"path": str(corpus_dir)}, "steps": ["minhash_dedup"], "output": {"path": "out"}}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
+    res = _gencommons("data", "run", "p.yaml", "--plan", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "minhash_dedup · buckets" in res.stdout
+    assert "whole run" in res.stdout
+    assert not (tmp_path / "out").exists()

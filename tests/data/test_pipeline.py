@@ -15,7 +15,7 @@ import pytest
 
 from gencommons.data.pipeline import Pipeline, result_license
 from gencommons.data.thresholds import apply_thresholds
-from gencommons.errors import ConfigError, InputDataError, OutputConflictError
+from gencommons.errors import ConfigError, InputDataError, OutputConflictError, UserError
 from gencommons.lineage.manifest import read_manifest
 
 
@@ -282,3 +282,27 @@ def test_shard_plan_depends_on_files_only(tmp_path: Path) -> None:
     assert plans[0] == plans[1] == plans[2]
     assert 16 <= len(plans[0]) <= 20  # small files are grouped, but into enough shards for parallelism
     assert [p for s in plans[0] for p in s] == sorted(str(p) for p in folder.iterdir())
+
+
+def test_resource_plan_estimates_and_refuses(corpus_dir: Path, tmp_path: Path) -> None:
+    from gencommons.data import resources
+
+    cfg = _config(corpus_dir, tmp_path / "out", ["exact_dedup", "minhash_dedup"])
+    plan = Pipeline.from_dict(cfg).resource_plan(workers=2)
+    n = len(_input_records(corpus_dir))
+    assert 0.5 * n <= plan.docs <= 2 * n  # the estimate of the document count is in the right range
+    names = [e.stage for e in plan.stages]
+    assert names == [
+        "map 0",
+        "exact_dedup · find duplicates",
+        "map 1",
+        "minhash_dedup · buckets",
+        "minhash_dedup · clusters",
+        "map 2 (output)",
+    ]
+    assert plan.peak_memory > 0
+    assert plan.disk > 0
+    # a machine too small for the plan: the run refuses with the estimate, and writes nothing
+    tiny = resources.Plan(plan.docs, plan.text_bytes, [resources.Estimate("map 0", 1, 10**15, 1)], 1)
+    with pytest.raises(UserError, match=r"will not fit: peak memory .* > .* of RAM(.|\n)*whole run"):
+        resources.check_fits(tiny, str(tmp_path / "out"))

@@ -59,6 +59,8 @@ def run(
     workers: int = typer.Option(None, "--workers", "-w", help="Override executor.workers."),
     executor: str = typer.Option(None, "--executor", help="Override executor.kind (local or ray)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output or unfinished work."),
+    plan: bool = typer.Option(False, "--plan", help="Only estimate each stage's memory and disk, then stop."),
+    force: bool = typer.Option(False, "--force", help="Run even if the estimate says it will not fit."),
 ) -> None:
     """Run a pipeline YAML (resumes unfinished work in the output folder) and print a summary."""
     from gencommons.data.config import PipelineConfig
@@ -68,11 +70,18 @@ def run(
     cfg = PipelineConfig.from_yaml(pipeline)
     if executor:
         cfg = cfg.model_copy(update={"executor": cfg.executor.model_copy(update={"kind": executor})})
+    if plan:
+        from gencommons.data.resources import format_plan
+
+        console.print(format_plan(Pipeline(cfg).resource_plan(workers=workers)), highlight=False)
+        return
     bar = _Bar()
     t0 = time.perf_counter()
     try:
         with bar.progress:
-            result = Pipeline(cfg).run(overwrite=overwrite, workers=workers, progress=bar, on_stage=bar.stage)
+            result = Pipeline(cfg).run(
+                overwrite=overwrite, force=force, workers=workers, progress=bar, on_stage=bar.stage
+            )
     except InputDataError as e:
         hint = (
             ""

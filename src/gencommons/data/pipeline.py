@@ -147,10 +147,18 @@ class Pipeline:
 
     # ------------------------------------------------------------------ running
 
+    def resource_plan(self, *, workers: int | None = None) -> Any:
+        """Memory and disk each stage will need, estimated from a sample of the input (``resources.py``)."""
+        from gencommons.data.executors import default_workers
+        from gencommons.data.resources import estimate
+
+        return estimate(self, workers=workers or self.config.executor.workers or default_workers())
+
     def run(
         self,
         *,
         overwrite: bool = False,
+        force: bool = False,
         workers: int | None = None,
         progress: Progress | None = None,
         on_stage: Callable[[str, int, int], None] | None = None,
@@ -159,6 +167,7 @@ class Pipeline:
 
         Args:
             overwrite: discard any previous output or unfinished work in the output folder.
+            force: run even when the resource plan says it will not fit in memory or on disk.
             workers: override ``executor.workers``.
             progress: receives document counts and task completions (the CLI draws a progress bar).
             on_stage: called with (stage name, tasks to run, tasks already done) before each stage.
@@ -173,6 +182,10 @@ class Pipeline:
         if done_result is not None:
             return done_result
         shards = self.plan_shards()
+        if not force and not os.path.exists(wd.path("run.json")):
+            from gencommons.data.resources import check_fits
+
+            check_fits(self.resource_plan(workers=workers), out)
         os.makedirs(wd.root, exist_ok=True)
         if not os.path.exists(wd.path("run.json")):
             write_json_atomic(wd.path("run.json"), {"config_hash": fp, "config": resolved})

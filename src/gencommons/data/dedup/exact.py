@@ -79,6 +79,20 @@ class ExactDedup:
     doc = "Keep the first copy of each normalized text across the whole dataset (a global, staged step)."
     reduce_stages = (ReduceStage("find duplicates", lambda p, n_shards: p.partitions, _reduce),)
 
+    def estimate(self, p: Any, *, docs: int, text_bytes: int, shards: int) -> list[Any]:
+        """Signatures: 20 B per document on disk; a reduce task holds its partition (24 B per
+        document) about 4 times over while polars sorts it."""
+        from gencommons.data.resources import WORKER_BASE, Estimate
+
+        return [
+            Estimate(
+                "exact_dedup · find duplicates",
+                p.partitions,
+                WORKER_BASE + 96 * docs // p.partitions,
+                20 * docs,
+            )
+        ]
+
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
     ) -> None:

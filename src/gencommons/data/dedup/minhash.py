@@ -453,6 +453,23 @@ class MinhashDedup:
         ReduceStage("clusters", lambda p, n_shards: 1, _clusters),
     )
 
+    def estimate(self, p: Any, *, docs: int, text_bytes: int, shards: int) -> list[Any]:
+        """Disk: 16 B per document and band (bucket key, document number), ~230 B per document of
+        id, length and preview, and with ``verify`` 8 B per shingle (about one per 6 bytes of text).
+        A bucket task reads one band: 16 B per document, about 6 times over in polars' group-by and
+        join. The cluster task holds the edges (at most one per document and band, 16 B) and, with
+        ``verify``, the shingle sets of the documents in them as Python sets (~60 B per shingle)."""
+        from gencommons.data.resources import WORKER_BASE, Estimate
+
+        bands, _ = p.bands_rows
+        shingles = text_bytes // 6
+        sig_disk = 16 * docs * bands + 230 * docs + (8 * shingles if p.verify else 0)
+        cluster_mem = WORKER_BASE + 16 * docs * bands + (60 * shingles if p.verify else 0)
+        return [
+            Estimate("minhash_dedup · buckets", bands, WORKER_BASE + 96 * docs, sig_disk),
+            Estimate("minhash_dedup · clusters", 1, cluster_mem, 40 * docs),
+        ]
+
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
     ) -> None:
