@@ -306,3 +306,22 @@ def test_resource_plan_estimates_and_refuses(corpus_dir: Path, tmp_path: Path) -
     tiny = resources.Plan(plan.docs, plan.text_bytes, [resources.Estimate("map 0", 1, 10**15, 1)], 1)
     with pytest.raises(UserError, match=r"will not fit: peak memory .* > .* of RAM(.|\n)*whole run"):
         resources.check_fits(tiny, str(tmp_path / "out"))
+
+
+def test_apply_thresholds_refuses_set_dependent_global_steps(corpus_dir: Path, tmp_path: Path) -> None:
+    steps = [{"length": {"mode": "annotate"}}, {"minhash_dedup": {"mode": "annotate"}}]
+    ann = Pipeline.from_dict(_config(corpus_dir, tmp_path / "a", steps)).run().manifest
+    assert ann["counts"]["documents_out"] == ann["counts"]["documents_in"]
+    with pytest.raises(ConfigError, match="minhash_dedup ran in annotate mode, but its result depends"):
+        apply_thresholds(str(tmp_path / "a"), str(tmp_path / "t"))
+
+
+def test_resource_plan_covers_substring_dedup(corpus_dir: Path, tmp_path: Path) -> None:
+    plan = Pipeline.from_dict(_config(corpus_dir, tmp_path / "out", ["substring_dedup"])).resource_plan(
+        workers=1
+    )
+    assert [e.stage for e in plan.stages] == [
+        "map 0",
+        "substring_dedup · find repeated spans",
+        "map 1 (output)",
+    ]

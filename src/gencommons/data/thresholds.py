@@ -71,6 +71,12 @@ def apply_thresholds(
                     f"Thresholds of {name}: {', '.join(sorted(allowed)) or 'none'}."
                 )
         params.update(new)
+        if step.kind == "global" and getattr(step, "rethreshold_key", None) is None:
+            raise ConfigError(
+                f"{dataset}: {name} ran in annotate mode, but its result depends on which documents survive the "
+                "steps before it, so it cannot be re-applied as a query. Run it (in filter mode) on the output "
+                "of apply-thresholds instead."
+            )
         plan.append((name, step, step.params(**params)))
     if overrides:
         raise ConfigError(
@@ -87,14 +93,16 @@ def apply_thresholds(
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     for name, step, p in plan:
         if step.kind == "global":
+            key = getattr(step, "rethreshold_key", None)
+            assert key is not None  # checked when the plan was made
             lf = lf.with_columns(__r=reason)
             survivors = pl.col("__r").is_null()
             first = (
                 lf.filter(pl.col("__r").is_null())
-                .group_by(f"{name}_hash", maintain_order=True)
+                .group_by(key, maintain_order=True)
                 .agg(pl.col("__row").min().alias("__first"))
             )
-            lf = lf.join(first, left_on=f"{name}_hash", right_on=f"{name}_hash", how="left")
+            lf = lf.join(first, on=key, how="left")
             dup = survivors & (pl.col("__row") != pl.col("__first"))
             reason = (
                 pl.when(pl.col("__r").is_not_null())

@@ -76,6 +76,8 @@ class ExactDedup:
     params = ExactDedupParams
     paper = "https://arxiv.org/abs/2107.06499"
     kind: ClassVar[str] = "global"
+    # apply-thresholds re-picks the first copy per value of this column among the survivors
+    rethreshold_key = "exact_dedup_hash"
     doc = "Keep the first copy of each normalized text across the whole dataset (a global, staged step)."
     reduce_stages = (ReduceStage("find duplicates", lambda p, n_shards: p.partitions, _reduce),)
 
