@@ -1,6 +1,6 @@
 """Measure a command's whole process tree: wall time, CPU time, peak memory, and the machine's other load.
 
-Used by ``filters_vs_datatrove.py`` for every run of either tool, the same way:
+Used by ``filters_vs_datatrove.py`` and the MinHash benchmarks for every run of every tool, the same way:
 
 * **CPU** = user + system seconds of the tree: the ``wait4`` usage of the command (which includes every
   descendant it reaped), or, when larger, the sum over every process ever seen of its last sampled
@@ -8,7 +8,10 @@ Used by ``filters_vs_datatrove.py`` for every run of either tool, the same way:
   forkserver that outlives its parent by a moment).
 * **Peak memory**: the largest sum of RSS over all live processes of the tree, sampled every 0.1 s
   (shared pages of forked workers count once per process, so it overstates a little), and the largest
-  single process (``ru_maxrss``, or the largest sample).
+  single process (``ru_maxrss``, or the largest sample). Linux carries a parent's peak RSS into the
+  ``ru_maxrss`` of every child it forks (the old address space's high-water mark is kept at ``exec``),
+  so ``ru_maxrss`` is used only when it exceeds this harness's own peak; otherwise it only says how big
+  the harness was, and the samples decide.
 * **Other load**: CPU seconds the rest of the machine used meanwhile, in cores; a benchmark on 2 cores
   is only meaningful when this is near 0, so ``wait_for_quiet`` waits for it before a run.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -141,7 +145,10 @@ def measure(cmd: list[str], *, log_path: Path, cwd: Path, env: dict[str, str] | 
     m.cpu_s = max(m.cpu_wait4_s, m.cpu_sampled_s)
     m.other_cores = max(0.0, _busy_cpu() - busy0 - m.cpu_s) / (time.perf_counter() - t0)
     m.peak_tree_rss = sampler.peak_tree
-    m.peak_proc_rss = max(sampler.peak_proc, usage.ru_maxrss * 1024)
+    # a child's ru_maxrss starts at the harness's peak RSS (inherited through fork): only above it does
+    # it measure the child
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    m.peak_proc_rss = max(sampler.peak_proc, usage.ru_maxrss * 1024 if usage.ru_maxrss > inherited else 0)
     m.max_procs = sampler.max_procs
     m.log = str(log_path)
     text = log_path.read_text(encoding="utf-8", errors="replace")

@@ -83,6 +83,9 @@ DT_REQUIREMENTS = [
     "aiohttp",
     "requests",
     "psutil",
+    # datatrove's dedup package (minhash_vs_peers.py): xxhash shingles; its __init__ imports tokenizers
+    "xxhash<4",  # datatrove 0.10.1 hashes str; xxhash 4 accepts only bytes
+    "tokenizers",
 ]
 EXPLAIN_MAX = 5000  # disagreeing documents re-measured by both tools, at most
 KEEP_FIELDS = ("id", "text", "source", "license", "lang")
@@ -238,15 +241,16 @@ def gencommons_run(
     workers: int,
     env: dict[str, str],
     task_per_file: bool = True,
+    work: Path = WORK,
 ) -> Run:
-    out = WORK / "out" / _slug(name)
+    out = work / "out" / _slug(name)
     cfg = {
         "input": {"path": str(corpus / "*.jsonl.gz"), "format": "jsonl"},
         "steps": [{n: p} for n, p in steps],
         "output": {"path": str(out), "format": "parquet"},
         "executor": {"kind": kind, "workers": workers},
     }
-    cfg_path = WORK / f"{_slug(name)}.config.json"
+    cfg_path = work / f"{_slug(name)}.config.json"
     cfg_path.write_text(json.dumps(cfg, indent=1))
     cmd = [sys.executable, str(BENCH / "_gencommons_driver.py"), "--config", str(cfg_path)]
     if task_per_file:
@@ -545,13 +549,13 @@ def _num(v: Any) -> str:
 # ---------------------------------------------------------------- main
 
 
-def snapshot_source() -> tuple[Path, str]:
+def snapshot_source(work: Path = WORK) -> tuple[Path, str]:
     """Copy src/gencommons into the work folder and return (its parent, a hash of its files).
 
     Every gencommons run, and this harness, import that copy: all runs measure one version of the
     code even if the working tree changes while the benchmark runs."""
     src = ROOT / "src" / "gencommons"
-    dest = WORK / "src-snapshot"
+    dest = work / "src-snapshot"
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(src, dest / "gencommons", ignore=shutil.ignore_patterns("__pycache__"))
     h = hashlib.sha256()
@@ -571,11 +575,11 @@ def git_state() -> str:
     return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/gencommons" if dirty else "")
 
 
-def run_all(runs: list[Run], n_docs: int, *, quiet_wait: float) -> None:
+def run_all(runs: list[Run], n_docs: int, *, quiet_wait: float, work: Path = WORK) -> None:
     for r in runs:
         wait_for_quiet(quiet_wait)
         print(f"running {r.name} ...", end=" ", flush=True)
-        log = WORK / f"{_slug(r.name)}.log"
+        log = work / f"{_slug(r.name)}.log"
         r.measured = measure(r.cmd, log_path=log, cwd=ROOT, env=r.env)
         res = r.measured.result or {}
         print(f"{res['seconds']:.1f} s, kept {res['docs_out']:,}/{res['docs_in']:,}", flush=True)
