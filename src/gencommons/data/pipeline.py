@@ -191,6 +191,24 @@ class Pipeline:
             write_json_atomic(wd.path("run.json"), {"config_hash": fp, "config": resolved})
         execute = executors[self.config.executor.kind]
         n_workers = workers or self.config.executor.workers
+        try:
+            records, resumed = self._run_stages(wd, shards, execute, n_workers, progress, on_stage)
+        finally:
+            close = getattr(execute, "close", None)  # e.g. the local executor's process pool
+            if close is not None:
+                close()
+        manifest = self._commit(out, wd, fp, resolved, records, len(shards))
+        return RunResult(out, manifest, resumed)
+
+    def _run_stages(
+        self,
+        wd: Workdir,
+        shards: list[Shard],
+        execute: Any,
+        n_workers: int | None,
+        progress: Progress,
+        on_stage: Callable[[str, int, int], None] | None,
+    ) -> tuple[list[dict[str, Any]], int]:
         records: list[dict[str, Any]] = []
         resumed = 0
         if not os.path.exists(wd.path("commit.json")):
@@ -214,8 +232,7 @@ class Pipeline:
                 records.extend(finished + fresh)
         else:
             records = [read_json(p) for p in sorted(glob.glob(wd.path("done", "*.json")))]
-        manifest = self._commit(out, wd, fp, resolved, records, len(shards))
-        return RunResult(out, manifest, resumed)
+        return records, resumed
 
     def _check_output(self, out: str, wd: Workdir, fp: str) -> RunResult | None:
         """Refuse to mix outputs of different configs; report a finished identical run."""

@@ -66,8 +66,8 @@ def test_s_curve_and_parameter_choice() -> None:
     assert b * r <= 112
     assert candidate_probability(0.9, b, r) > 0.9
     assert candidate_probability(0.5, b, r) < 0.1
-    p = MinhashParams(bands=None, rows=None, threshold=0.8)
-    assert p.bands_rows == (b, r)
+    assert MinhashParams(threshold=0.8).bands_rows == (b, r)  # a threshold alone picks bands × rows
+    assert MinhashParams().bands_rows == (14, 8)  # FineWeb's default
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_s_curve_and_parameter_choice() -> None:
     [
         ({"bands": 20, "rows": 8}, "exceeds num_perm"),
         ({"keep": "score"}, "needs score_column"),
-        ({"bands": None, "rows": None}, "give bands and rows, or a threshold"),
+        ({"bands": 14}, "give both bands and rows, or neither"),
     ],
 )
 def test_param_errors(params: dict[str, Any], match: str) -> None:

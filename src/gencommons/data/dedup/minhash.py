@@ -57,14 +57,14 @@ class MinhashParams(StepParams):
     n: int = Field(5, ge=1, le=64, description="Shingle size: words (word) or characters (char) per shingle.")
     num_perm: int = Field(112, ge=2, le=1024, description="Number of MinHash permutations.")
     bands: int | None = Field(
-        14, ge=1, description="LSH bands (bands × rows ≤ num_perm); null = from threshold."
+        None, ge=1, description="LSH bands (bands × rows ≤ num_perm); null = from threshold, else 14."
     )
-    rows: int | None = Field(8, ge=1, description="Rows per band; null = from threshold.")
+    rows: int | None = Field(None, ge=1, description="Rows per band; null = from threshold, else 8.")
     threshold: float | None = Field(
         None,
         gt=0,
         lt=1,
-        description="Jaccard threshold: picks bands × rows when they are null; the verify cut.",
+        description="Jaccard threshold: picks bands × rows unless both are given; the verify cut.",
     )
     keep: Literal["first", "longest", "score"] = Field(
         "first", description="Which document of a cluster survives."
@@ -93,8 +93,10 @@ class MinhashParams(StepParams):
     def bands_rows(self) -> tuple[int, int]:
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
+        if self.bands is not None or self.rows is not None:
+            raise ValueError("give both bands and rows, or neither")
         if self.threshold is None:
-            raise ValueError("give bands and rows, or a threshold")
+            return 14, 8  # FineWeb's setting for 112 permutations
         return optimal_bands_rows(self.threshold, self.num_perm)
 
     @property
@@ -164,7 +166,7 @@ def _roll(hashes: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, 
     off = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(counts, out=off[1:])
     out = np.empty(int(off[-1]), dtype=np.uint64)
-    _roll_kernel(hashes, tok_off, off, n, out)
+    _kernels()["roll"](hashes, tok_off, off, n, out)
     return out, off
 
 
@@ -196,17 +198,33 @@ def _minhash_kernel_py(
                 sig[d, j] = min(sig[d, j], v)
 
 
-def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """numba-compile a per-element loop (the only ones here); without numba it runs as slow Python."""
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba is in the data extra
-        return fn
-    return njit(cache=True, nogil=True)(fn)
+def _kernels() -> dict[str, Callable[..., Any]]:
+    """The per-element loops, compiled by numba on first use (importing this module stays cheap);
+    without numba they run as slow Python."""
+    global _KERNELS, _uf_find
+    if _KERNELS is None:
+        try:
+            from numba import njit
+        except ImportError:  # pragma: no cover - numba is in the data extra
+            _KERNELS = {
+                "roll": _roll_kernel_py,
+                "minhash": _minhash_kernel_py,
+                "union": _union_all_py,
+                "flatten": _flatten_py,
+            }
+        else:
+            jit = njit(cache=True, nogil=True)
+            _uf_find = jit(_uf_find_py)  # the union-find loops call it: compiled first
+            _KERNELS = {
+                "roll": jit(_roll_kernel_py),
+                "minhash": jit(_minhash_kernel_py),
+                "union": jit(_union_all_py),
+                "flatten": jit(_flatten_py),
+            }
+    return _KERNELS
 
 
-_roll_kernel = _compiled(_roll_kernel_py)
-_minhash_kernel = _compiled(_minhash_kernel_py)
+_KERNELS: dict[str, Callable[..., Any]] | None = None
 
 
 def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.ndarray:
@@ -214,7 +232,7 @@ def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.nd
     a, b = _permutations(p)
     sig = np.full((len(off) - 1, p.num_perm), np.uint64(2**32), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        _minhash_kernel(shingles, off, a, b, sig)
+        _kernels()["minhash"](shingles, off, a, b, sig)
     return sig
 
 
@@ -266,7 +284,7 @@ def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     _write(edges.to_arrow().cast(schema), out)
 
 
-def _uf_find(parent: np.ndarray, x: int) -> int:
+def _uf_find_py(parent: np.ndarray, x: int) -> int:
     root = x
     while parent[root] != root:
         root = parent[root]
@@ -291,9 +309,7 @@ def _flatten_py(parent: np.ndarray) -> None:
         parent[i] = _uf_find(parent, i)
 
 
-_uf_find = _compiled(_uf_find)
-_union_all = _compiled(_union_all_py)
-_flatten = _compiled(_flatten_py)
+_uf_find = _uf_find_py  # replaced by its compiled version in _kernels()
 
 
 def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
@@ -312,12 +328,12 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     nodes = np.unique(np.concatenate([edges["a"].to_numpy(), edges["b"].to_numpy()]))  # sorted = input order
     parent = np.arange(len(nodes), dtype=np.int64)
     if len(nodes):
-        _union_all(
+        _kernels()["union"](
             parent,
             np.searchsorted(nodes, edges["a"].to_numpy()),
             np.searchsorted(nodes, edges["b"].to_numpy()),
         )
-        _flatten(parent)
+        _kernels()["flatten"](parent)
     members = pl.DataFrame({"doc": nodes, "root": nodes[parent] if len(nodes) else nodes})
     info = _doc_info(workdir, members["doc"], p)
     members = members.join(info, on="doc", how="left")

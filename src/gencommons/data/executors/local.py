@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import queue
 import threading
@@ -35,8 +36,7 @@ def run_local(
         finally:
             runner.set_progress(None)
 
-    ctx = mp.get_context("forkserver")
-    q = ctx.Queue()
+    pool, q = _pool(workers)
     stop = threading.Event()
 
     def drain() -> None:
@@ -50,7 +50,6 @@ def run_local(
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
     results: dict[int, dict[str, Any]] = {}
     try:
         futures = {pool.submit(runner.run_task, t): i for i, t in enumerate(tasks)}
@@ -68,11 +67,41 @@ def run_local(
         # stop at the first failure: cancel queued tasks and stop running ones
         for p in list(getattr(pool, "_processes", {}).values()):
             p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        close_pool()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         stop.set()
         drainer.join(timeout=2)
-        q.close()
     return [results[i] for i in range(len(tasks))]
+
+
+# One pool is kept across the stages of a run (each worker imports polars, pyarrow and compiles its
+# kernels once, not once per stage); the engine closes it when the run ends.
+_POOL: tuple[int, ProcessPoolExecutor, Any] | None = None
+
+
+def _pool(workers: int) -> tuple[ProcessPoolExecutor, Any]:
+    global _POOL
+    if _POOL is not None and _POOL[0] == workers:
+        return _POOL[1], _POOL[2]
+    close_pool()
+    ctx = mp.get_context("forkserver")
+    q = ctx.Queue()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+    _POOL = (workers, pool, q)
+    return pool, q
+
+
+def close_pool() -> None:
+    """Shut the kept process pool down (the engine calls this when a run ends)."""
+    global _POOL
+    if _POOL is None:
+        return
+    _, pool, q = _POOL
+    _POOL = None
+    pool.shutdown(wait=True, cancel_futures=True)
+    q.close()
+
+
+run_local.close = close_pool  # type: ignore[attr-defined]
+atexit.register(close_pool)
