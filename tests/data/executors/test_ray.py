@@ -60,3 +60,17 @@ def test_ray_task_error_reaches_the_user(ray_cluster: None, tmp_path: Path) -> N
     }
     with pytest.raises(InputDataError, match=r"bad\.jsonl:2: field 'text' is int"):
         Pipeline.from_dict(cfg).run()
+
+
+@pytest.mark.parametrize("step", ["substring_dedup", {"minhash_dedup": {"verify": True}}])
+def test_ray_runs_every_dedup_stage_like_local(
+    ray_cluster: None, many_shards: Path, tmp_path: Path, step: Any
+) -> None:
+    base = {"input": {"path": str(many_shards)}, "steps": [step], "task_size": 1, "batch_size": 200}
+    outs = {}
+    for kind in ("local", "ray"):
+        cfg = {**base, "output": {"path": str(tmp_path / kind)}, "executor": {"kind": kind, "workers": 2}}
+        outs[kind] = Pipeline.from_dict(cfg).run().manifest
+    assert outs["ray"]["content_id"] == outs["local"]["content_id"]
+    assert outs["ray"]["steps"][0]["dropped"] == outs["local"]["steps"][0]["dropped"]
+    assert outs["ray"]["steps"][0]["counts"] == outs["local"]["steps"][0]["counts"]
