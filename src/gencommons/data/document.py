@@ -25,7 +25,3 @@ def normalize_batch(table: pa.Table) -> pa.Table:
         text_col = text_col.cast(pa.large_string())
     rest = [n for n in table.column_names if n not in REQUIRED]
     return pa.Table.from_arrays([id_col, text_col, *(table[n] for n in rest)], names=[ID, TEXT, *rest])
-
-
-def empty_batch() -> pa.Table:
-    return pa.table({ID: pa.array([], pa.string()), TEXT: pa.array([], pa.large_string())})

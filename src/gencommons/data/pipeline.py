@@ -197,7 +197,9 @@ class Pipeline:
             close = getattr(execute, "close", None)  # e.g. the local executor's process pool
             if close is not None:
                 close()
-        manifest = self._commit(out, wd, fp, resolved, records, len(shards))
+        manifest = self._commit(
+            out, wd, lambda: self._prepare_commit(out, wd, fp, resolved, records, len(shards))
+        )
         return RunResult(out, manifest, resumed)
 
     def _run_stages(
@@ -264,20 +266,15 @@ class Pipeline:
 
     # ------------------------------------------------------------------ commit
 
-    def _commit(
-        self,
-        out: str,
-        wd: Workdir,
-        fp: str,
-        resolved: dict[str, Any],
-        records: list[dict[str, Any]],
-        n_shards: int,
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _commit(out: str, wd: Workdir, prepare: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Move the files into ``out`` and write the manifest last; ``commit.json`` records the plan
+        first, so that a commit interrupted half-way finishes on rerun."""
         commit_path = wd.path("commit.json")
         if os.path.exists(commit_path):
             plan = read_json(commit_path)
         else:
-            plan = self._prepare_commit(out, wd, fp, resolved, records, n_shards)
+            plan = prepare()
             write_json_atomic(commit_path, plan)
         for src, dst in plan["moves"]:
             if os.path.exists(src):

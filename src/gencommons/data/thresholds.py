@@ -9,7 +9,6 @@ a new dataset whose manifest names the annotated one as its input.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 from typing import Any
@@ -179,9 +178,6 @@ def apply_thresholds(
         },
     )
     write_manifest(output, manifest)
-    leftovers = glob.glob(os.path.join(output, "*.tmp"))
-    for f in leftovers:
-        os.remove(f)
     return manifest
 
 

@@ -11,7 +11,7 @@ raised from ``run``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gencommons.registry import Registry
@@ -42,4 +42,4 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-__all__ = ["Executor", "NullProgress", "Progress", "Sequence", "default_workers", "executors"]
+__all__ = ["Executor", "NullProgress", "Progress", "default_workers", "executors"]

@@ -109,7 +109,7 @@ class ParquetWriter(_Rolling):
                 # a new column or type appeared mid-file: start a new file with the wider schema
                 self._finish()
                 self._open(self._next_path(), unified)
-            batch = _conform(batch, self._schema)
+            batch = conform(batch, self._schema)
         self._pw.write_table(batch, row_group_size=64 * 1024)
 
     def _close_file(self) -> None:
@@ -136,7 +136,7 @@ writers.add("parquet", ParquetWriter)
 writers.add("jsonl", JsonlGzWriter)
 
 
-def _conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+def conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
     """Reorder/cast ``batch`` to ``schema``, adding missing columns as nulls."""
     cols = []
     for f in schema:
@@ -146,7 +146,3 @@ def _conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             cols.append(pa.nulls(batch.num_rows, f.type))
     return pa.Table.from_arrays(cols, schema=schema)
-
-
-def conform(batch: pa.Table, schema: pa.Schema) -> pa.Table:
-    return _conform(batch, schema)
