@@ -39,9 +39,13 @@ def root(
 def _mount() -> None:
     from gencommons.data.cli import app as data_app
     from gencommons.lineage.cli import app as lineage_app
+    from gencommons.lm.cli import app as lm_app
+    from gencommons.serve.cli import serve
 
     app.add_typer(data_app, name="data", help="Curate text corpora: run pipelines, list steps, re-threshold.")
     app.add_typer(lineage_app, name="lineage", help="Inspect the manifests that travel with every artifact.")
+    app.add_typer(lm_app, name="lm", help="Small language models: tokenizers, packing, training, evaluation.")
+    app.command("serve")(serve)
 
 
 _mount()

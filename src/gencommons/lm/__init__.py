@@ -1,0 +1,1 @@
+"""Small language models: tokenizer training, packing, model presets, the training loop, evaluation."""
