@@ -8,6 +8,8 @@ GencommonsError
     MissingDependencyError  # an optional extra is not installed; says what to pip install
     InputDataError      # an input file is malformed; names the file and line
     OutputConflictError # an output directory holds the result of a different config
+    BackendError        # a model endpoint is down, refused the request or answered garbage; names the URL
+    InvalidRequestError # a generation request is out of bounds (max_tokens, a prompt past the context)
 ```
 
 A message says what happened, what is allowed and what to type.
@@ -68,6 +70,34 @@ def _rebuild_input_error(message: str, path: str, line: int | None, reason: str)
 
 class OutputConflictError(UserError):
     """The output directory holds the (partial) result of a different configuration."""
+
+
+class BackendError(UserError):
+    """A model backend failed: the endpoint is down, refused the request or answered garbage.
+
+    Attributes:
+        url: the endpoint (or model folder) that failed.
+        status: the HTTP status it answered, when it answered.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class InvalidRequestError(UserError):
+    """A generation request is out of bounds; the server answers it with HTTP 400.
+
+    Attributes:
+        param: the offending request field (``max_tokens``, ``messages``), as OpenAI names it.
+        code: a short machine-readable code (``context_length_exceeded``, ``invalid_value``).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_value"):
+        super().__init__(message)
+        self.param = param
+        self.code = code
 
 
 def require(module: str, *, extra: str) -> None:
