@@ -292,9 +292,14 @@ def _plan(
         if sum(weights.values()) <= 0:
             raise UserError("The --weight values sum to 0.")
         w = {n: weights[n] / sum(weights.values()) for n in stats}
+        w = {n: x if x >= 1e-12 else 0.0 for n, x in w.items()}  # a share below 1e-12 is no share
     else:  # the natural mixture: every source as it is
-        all_tokens = sum(avail.values()) or 1
-        w = {n: avail[n] / all_tokens for n in stats}
+        if not sum(avail.values()):
+            raise UserError(
+                f"Nothing to pack: no source has --seq-len {seq_len} training tokens "
+                f"({', '.join(f'{n}: {s.tokens:,}' for n, s in stats.items())}); lower --seq-len."
+            )
+        w = {n: avail[n] / sum(avail.values()) for n in stats}
     empty = [n for n in stats if w[n] > 0 and avail[n] == 0]
     if empty:
         raise UserError(
