@@ -54,3 +54,23 @@ def many_shards(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     folder = tmp_path_factory.mktemp("many") / "inputs"
     split_corpus(corpus_dir, folder, n_files=24, copies=4)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init Llama with a BPE tokenizer trained on the test corpus (tests/tiny_model.py)."""
+    from tiny_model import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    """``(backend, base_url)``: the tiny model served by ``gencommons serve``'s app on a free loopback port."""
+    from gencommons.backends.local import LocalBackend
+    from gencommons.serve.background import serve_in_background
+
+    backend = LocalBackend(tiny_model_dir, max_batch_size=8)
+    with serve_in_background(backend) as url:
+        yield backend, url
+    backend.close()

@@ -214,7 +214,7 @@ def _read_events(resp: httpx.Response, url: str, final: dict[str, Any], *, chat:
 def _answer(data: dict[str, Any], url: str, *, chat: bool) -> Generation:
     """The Generation of a non-streamed completion or chat completion."""
     choice = _field(data, url, "choices", 0)
-    text = _field(choice, url, "message", "content") if chat else _field(choice, url, "text")
+    text = _field(data, url, "choices", 0, *(("message", "content") if chat else ("text",)))
     return Generation(
         text=str(text or ""), finish_reason=_finish(choice.get("finish_reason")), usage=_usage(data)
     )
