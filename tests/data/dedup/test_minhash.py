@@ -23,6 +23,7 @@ from gencommons.data.dedup.minhash import (
     optimal_bands_rows,
     shingle_hashes,
     signatures,
+    token_hash,
 )
 from gencommons.data.pipeline import Pipeline
 from gencommons.errors import ConfigError
@@ -81,6 +82,56 @@ def test_s_curve_and_parameter_choice() -> None:
 def test_param_errors(params: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         MinhashParams(**params)
+
+
+MIXED = [
+    "",
+    " \t\n ",
+    "Ünïcödé ŞİR ΣΊΣΥΦΟΣ done_x 3.14 a\u200db",
+    "日本語のテキスト、句読点。 and ASCII-words_with_underscores!",
+    "Ελληνικά: λέξεις; Русский текст — слова… עברית (مرحبا) हिन्दी देवनागरी",
+    "\u00a0nbsp\u2003em\u3000ideographic  spaces\u200bzero-width 👍🏽 emoji",
+    "x",
+]
+
+
+@pytest.mark.parametrize("shingle", ["word", "char"])
+def test_compiled_tokenizer_equals_polars_regex(shingle: str) -> None:
+    """The tokens are exactly polars' ``\\w+`` runs (word) or characters with whitespace runs as one
+    space (char), and each token's hash is :func:`token_hash` of its text."""
+    import polars as pl
+
+    p = MinhashParams(shingle=shingle, n=1)  # 1-grams: the shingle hashes are the token hashes
+    sh, off = shingle_hashes(pa.array(MIXED), p)
+    s = pl.Series(MIXED).str.to_lowercase()
+    if shingle == "word":
+        tokens = s.str.extract_all(r"\w+")
+    else:
+        tokens = s.str.replace_all(r"\s+", " ").str.strip_chars().str.split("")
+    assert np.diff(off).tolist() == tokens.list.len().fill_null(0).to_list()
+    flat = tokens.explode().drop_nulls().to_list()
+    assert sh.tolist() == [token_hash(t, p.seed) for t in flat]
+    # the same kernel as plain Python (the fallback without numba)
+    from gencommons.data.dedup import _unicode, minhash
+
+    arr = pa.array([t.lower() for t in MIXED], pa.large_string())
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    out, lengths = np.empty(len(data) + 1, np.uint64), np.zeros(len(MIXED), np.int64)
+    with np.errstate(over="ignore"):
+        n = minhash._tokens_kernel_py(
+            data, offs, _unicode.classes(), int(shingle == "char"), np.uint64(1), out, lengths
+        )
+    assert out[:n].tolist() == sh.tolist()
+
+
+def test_unicode_tables_match_polars() -> None:
+    """The tokenizer's shipped ``\\w`` and ``\\s`` tables are polars' (regenerate ``_unicode.py`` with
+    ``ranges_text(ranges_from_polars(...))`` if a polars upgrade changes its Unicode version)."""
+    from gencommons.data.dedup import _unicode
+
+    assert _unicode.ranges_text(_unicode.ranges_from_polars(r"\w")) == _unicode.WORD.strip()
+    assert _unicode.ranges_text(_unicode.ranges_from_polars(r"\s")) == _unicode.SPACE.strip()
 
 
 def test_short_empty_and_cjk_documents() -> None:

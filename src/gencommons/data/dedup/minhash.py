@@ -20,10 +20,11 @@ A global step in four stages (``data/step.py``), each resumable and shard- or ba
 The chance that two documents of Jaccard similarity ``s`` share a bucket is ``1 - (1 - s^r)^b``
 (FineWeb: 14 bands × 8 rows, 112 permutations, ~92% at s = 0.8, 98.8% at 0.85).
 
-Hashing: words are hashed with polars' ``Series.hash`` (vectorized; stable within one polars
-version, recorded in the manifest), shingles by a polynomial roll over the word hashes, permutations
-by multiply-shift hashing ``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (numba loop: the only
-per-element loop, 112 multiply-adds per shingle). Defined behaviour for odd input: an empty or
+Hashing: polars lowercases the batch; one compiled pass over the UTF-8 bytes finds the tokens
+(``\\w+`` runs as polars' regex defines them, ``_unicode.py``) and hashes each from its bytes (FNV-1a 64
++ murmur3 finalizer, seeded; independent of library versions); shingles by a polynomial roll over the
+token hashes, permutations by multiply-shift hashing ``(a·x + b mod 2^64) >> 32`` with odd random
+``a`` (a numba loop, 112 multiply-adds per shingle). Defined behaviour for odd input: an empty or
 whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
 those); a document with fewer than ``n`` words is one shingle of all its words; duplicate ids are
 distinct documents (clusters are by position, ids are only reported).
@@ -43,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
+from gencommons.data.dedup import _unicode
 from gencommons.data.step import ReduceStage, StepParams, steps
 
 REASON = "minhash_dedup:duplicate"
@@ -143,18 +145,147 @@ def _permutations(p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
-    """All shingle hashes of a batch, concatenated, and the document offsets into them (len = docs+1)."""
+    """All shingle hashes of a batch, concatenated, and the document offsets into them (len = docs+1).
+
+    Tokens: lowercased (polars) ``\\w+`` runs (``word``), or characters with whitespace runs as one
+    space and none at either end (``char``); each token is hashed from its UTF-8 bytes (FNV-1a 64 and
+    the murmur3 finalizer, seeded), in one compiled pass over the text (``_tokens_kernel_py``)."""
     s = pl.Series(texts)
     if p.lowercase:
         s = s.str.to_lowercase()
-    if p.shingle == "word":
-        tokens = s.str.extract_all(r"\w+")
-    else:  # characters, whitespace runs as one space
-        tokens = s.str.replace_all(r"\s+", " ").str.strip_chars().str.split("")
-    lengths = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = tokens.explode().drop_nulls()
-    hashes = flat.hash(seed=p.seed).to_numpy().astype(np.uint64) if len(flat) else np.zeros(0, np.uint64)
+    arr = s.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = arr.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    char = p.shingle == "char"
+    lengths = np.zeros(n, dtype=np.int64)
+    seed = np.uint64(p.seed % 2**64)
+    tokens = _kernels()["tokens"]
+    parts = []
+    # documents in chunks of ~TOKEN_CHUNK bytes, so that the output buffer (sized for the worst case:
+    # a token per byte (char), or per two bytes of a document, rounded up (word)) stays small
+    d = 0
+    while d < n:
+        e = max(d + 1, int(np.searchsorted(offs, offs[d] + TOKEN_CHUNK, side="right")) - 1)
+        e = min(e, n)
+        nbytes = int(offs[e] - offs[d])
+        out = np.empty(nbytes + 1 if char else (nbytes + e - d) // 2 + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            used = tokens(data, offs[d : e + 1], _unicode.classes(), int(char), seed, out, lengths[d:e])
+        parts.append(out[:used].copy() if used < len(out) // 2 else out[:used])
+        d = e
+    hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
     return _roll(hashes, lengths, p.n)
+
+
+TOKEN_CHUNK = 1 << 20
+
+
+FNV_PRIME = np.uint64(0x100000001B3)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+
+
+def _finish_hash_py(h: np.uint64) -> np.uint64:
+    """murmur3's 64-bit finalizer: every input bit affects every output bit."""
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+_finish_hash = _finish_hash_py  # replaced by its compiled version in _kernels()
+
+
+def token_hash(token: str, seed: int = 1) -> int:
+    """The hash of one token, as the compiled tokenizer computes it (a reference for tests).
+
+    Example:
+        >>> token_hash("word") == token_hash("word") != token_hash("words")
+        True
+    """
+    h = (int(FNV_OFFSET) ^ (seed * 0x9E3779B97F4A7C15)) % 2**64
+    for byte in token.encode("utf-8"):
+        h = ((h ^ byte) * int(FNV_PRIME)) % 2**64
+    for mult in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        h = ((h ^ (h >> 33)) * mult) % 2**64
+    return h ^ (h >> 33)
+
+
+def _tokens_kernel_py(
+    data: np.ndarray,
+    offs: np.ndarray,
+    classes: np.ndarray,
+    char: int,  # 1: characters, 0: words (numba kernels take no keyword-only flags)
+    seed: np.uint64,
+    out: np.ndarray,
+    lengths: np.ndarray,
+) -> int:
+    """Decode UTF-8, find the tokens of each document and hash each; returns the number of tokens."""
+    start_h = FNV_OFFSET ^ (seed * np.uint64(0x9E3779B97F4A7C15))
+    space_h = _finish_hash((start_h ^ np.uint64(0x20)) * FNV_PRIME)
+    n = 0
+    for d in range(len(offs) - 1):
+        i, stop, first = offs[d], offs[d + 1], n
+        h = start_h
+        in_word = False
+        space = False
+        while i < stop:
+            b = data[i]
+            if b < 0x80:
+                cp, k = np.int64(b), 1
+            elif b < 0xE0:
+                cp, k = np.int64(b & 0x1F) << 6 | np.int64(data[i + 1] & 0x3F), 2
+            elif b < 0xF0:
+                cp = (
+                    np.int64(b & 0x0F) << 12
+                    | np.int64(data[i + 1] & 0x3F) << 6
+                    | np.int64(data[i + 2] & 0x3F)
+                )
+                k = 3
+            else:
+                cp = (
+                    np.int64(b & 0x07) << 18
+                    | np.int64(data[i + 1] & 0x3F) << 12
+                    | np.int64(data[i + 2] & 0x3F) << 6
+                    | np.int64(data[i + 3] & 0x3F)
+                )
+                k = 4
+            cls = classes[cp] if cp < len(classes) else 0
+            if char:
+                if cls & 2:
+                    space = n > first  # a whitespace run counts as one space, none at either end
+                else:
+                    if space:
+                        out[n] = space_h
+                        n += 1
+                        space = False
+                    h = start_h
+                    for j in range(k):
+                        h = (h ^ data[i + j]) * FNV_PRIME
+                    out[n] = _finish_hash(h)
+                    n += 1
+            elif cls & 1:
+                if not in_word:
+                    h = start_h
+                    in_word = True
+                for j in range(k):
+                    h = (h ^ data[i + j]) * FNV_PRIME
+            elif in_word:
+                out[n] = _finish_hash(h)
+                n += 1
+                in_word = False
+            i += k
+        if in_word:
+            out[n] = _finish_hash(h)
+            n += 1
+        lengths[d] = n - first
+    return n
 
 
 def _roll(hashes: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -201,12 +332,13 @@ def _minhash_kernel_py(
 def _kernels() -> dict[str, Callable[..., Any]]:
     """The per-element loops, compiled by numba on first use (importing this module stays cheap);
     without numba they run as slow Python."""
-    global _KERNELS, _uf_find
+    global _KERNELS, _uf_find, _finish_hash
     if _KERNELS is None:
         try:
             from numba import njit
         except ImportError:  # pragma: no cover - numba is in the data extra
             _KERNELS = {
+                "tokens": _tokens_kernel_py,
                 "roll": _roll_kernel_py,
                 "minhash": _minhash_kernel_py,
                 "union": _union_all_py,
@@ -215,7 +347,9 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         else:
             jit = njit(cache=True, nogil=True)
             _uf_find = jit(_uf_find_py)  # the union-find loops call it: compiled first
+            _finish_hash = jit(_finish_hash_py)
             _KERNELS = {
+                "tokens": jit(_tokens_kernel_py),
                 "roll": jit(_roll_kernel_py),
                 "minhash": jit(_minhash_kernel_py),
                 "union": jit(_union_all_py),
