@@ -79,7 +79,9 @@ def sample_input(pipeline: Any) -> tuple[int, int]:
     if batch is None or batch.num_rows == 0 or total_disk == 0:
         return 0, 0
     docs = batch.num_rows
-    per_doc = sum(len(t.encode("utf-8")) for t in batch["text"].to_pylist()) / docs
+    import pyarrow.compute as pc
+
+    per_doc = (pc.sum(pc.binary_length(batch["text"])).as_py() or 0) / docs
     if docs < SAMPLE_DOCS and first.format != "warc":  # the whole first file
         docs_per_disk_byte = docs / max(1, first.bytes)
     else:
