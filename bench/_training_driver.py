@@ -1,12 +1,22 @@
 """One measured training run (a subprocess of ``training.py``): gencommons' loop or transformers.Trainer.
 
-    python bench/_training_driver.py gencommons|trainer PACKED PRESET STEPS BATCH OUT
+    python bench/_training_driver.py TOOL PACKED PRESET STEPS BATCH OUT
 
-Both train the same LlamaForCausalLM (the preset's config, the same seed-0 initial weights) on the same
-packed sequences in the same order, with the same optimizer settings (AdamW, lr 1e-3, betas 0.9/0.95,
-weight decay 0.1, 10 warmup steps then cosine, gradient clipping at 1.0, fp32, all cores). Steady-state
-speed: the median time per optimizer step over the steps after the first 5 (start-up, first-touch and
-allocator warm-up excluded for both). Prints ``RESULT {json}``.
+TOOL is one of
+  gencommons            `gencommons lm train` as configured by default (precision auto: bf16 on a CPU
+                        with native bf16, with eager attention; fp32 elsewhere)
+  gencommons-fp32       the same loop in fp32
+  gencommons-compile    precision auto plus `compile: true` (torch.compile; its compile time is in the
+                        first steps, which are not timed, and in the CPU seconds)
+  trainer               a plain transformers.Trainer: default settings (fp32, sdpa attention)
+  trainer-bf16          Trainer with bf16=True and the same attention as gencommons
+  trainer-bf16-compile  Trainer with bf16=True and torch_compile=True
+
+All train the same LlamaForCausalLM (the preset's config, the same seed-0 initial weights) on the same
+packed sequences, with the same optimizer settings (AdamW, lr 1e-3, betas 0.9/0.95, weight decay 0.1,
+10 warmup steps then cosine, gradient clipping at 1.0, all cores). Steady-state speed: the median time
+per optimizer step over the steps after the first 5 (start-up, compilation, first-touch and allocator
+warm-up excluded for all). Prints ``RESULT {json}``.
 """
 
 from __future__ import annotations
@@ -40,10 +50,22 @@ def main() -> None:
         preset, vocab_size=len(tok), seq_len=p.seq_len, bos=None, eos=tok.eos_token_id, pad=tok.pad_token_id
     )
     tokens_per_step = batch_n * p.seq_len
-    if tool == "gencommons":
-        times, loss = run_gencommons(packed, preset, steps_n, batch_n, out)
+    from gencommons.lm.train import attention_for, pick_device, pick_precision
+
+    dev = pick_device("cpu")
+    precision = pick_precision("auto", dev)
+    if tool.startswith("gencommons"):
+        precision = "fp32" if tool == "gencommons-fp32" else precision
+        times, loss = run_gencommons(
+            packed, preset, steps_n, batch_n, out, precision, compile_=tool.endswith("compile")
+        )
     else:
-        times, loss = run_trainer(p, mcfg, steps_n, batch_n, out)
+        precision = "bf16" if "bf16" in tool else "fp32"
+        if precision == "bf16":  # the same attention kernel as gencommons uses in bf16
+            mcfg._attn_implementation = attention_for(dev, "bf16")
+        times, loss = run_trainer(
+            p, mcfg, steps_n, batch_n, out, precision, compile_=tool.endswith("compile")
+        )
     steady = times[WARMUP_STEPS_SKIPPED:]
     step_s = statistics.median(steady)
     tps = tokens_per_step / step_s
@@ -59,11 +81,14 @@ def main() -> None:
         "flops_per_s": tps * flops_per_token(mcfg, p.seq_len),
         "final_loss": loss,
         "threads": torch.get_num_threads(),
+        "precision": precision,
     }
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_gencommons(packed: str, preset: str, steps: int, batch: int, out: str) -> tuple[list[float], float]:
+def run_gencommons(
+    packed: str, preset: str, steps: int, batch: int, out: str, precision: str, *, compile_: bool
+) -> tuple[list[float], float]:
     from gencommons.lm.config import parse_config
     from gencommons.lm.train import read_log, train
 
@@ -80,8 +105,9 @@ def run_gencommons(packed: str, preset: str, steps: int, batch: int, out: str) -
             "eval_every": 10**6,
             "eval_tokens": 1,
             "checkpoint_every": 10**6,
-            "precision": "fp32",
+            "precision": precision,
             "device": "cpu",
+            "compile": compile_,
         }
     )
     train(cfg, progress=False)
@@ -95,7 +121,9 @@ def cfg_seq(packed: str) -> int:
         return int(json.load(fh)["seq_len"])
 
 
-def run_trainer(p: object, mcfg: object, steps: int, batch: int, out: str) -> tuple[list[float], float]:
+def run_trainer(
+    p: object, mcfg: object, steps: int, batch: int, out: str, precision: str, *, compile_: bool
+) -> tuple[list[float], float]:
     import numpy as np
     import torch
     from transformers import LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
@@ -150,6 +178,8 @@ def run_trainer(p: object, mcfg: object, steps: int, batch: int, out: str) -> tu
         disable_tqdm=True,
         dataloader_num_workers=0,
         seed=0,
+        bf16=precision == "bf16",
+        torch_compile=compile_,
     )
     trainer = Trainer(model=model, args=args, train_dataset=Sequences(), callbacks=[Clock()])
     trainer.train()

@@ -11,9 +11,8 @@
    same LlamaForCausalLM config and seed-0 initial weights, batch 8 × 256 tokens, AdamW, cosine
    schedule, clipping, fp32, all cores; steady-state tokens/s from the median step time after 5 steps.
 3. **MFU** (model FLOPs utilization): training FLOPs per token (6N + 12·L·d·T, PaLM appendix B) ×
-   tokens/s, divided by this machine's measured fp32 matmul peak (the best of several 2048³ matmuls on
-   all cores), since a CPU's nominal peak is rarely reachable; the GPU section reports against the
-   device's nominal peak.
+   tokens/s, divided by this machine's measured matmul peak in the run's precision (the best of ten
+   2048³ matmuls on all cores), since a CPU's nominal peak is rarely reachable.
 
 Writes ``bench/results/training.md`` (printed) and ``.json``.
 """
@@ -35,6 +34,21 @@ RESULTS = ROOT / "bench" / "results"
 WORK = RESULTS / "scratch" / "training"
 SHARED = ROOT.parent / "shared" / "data" / "text"
 PY = sys.executable
+TOOLS = (
+    "gencommons",
+    "gencommons-compile",
+    "gencommons-fp32",
+    "trainer",
+    "trainer-bf16",
+    "trainer-bf16-compile",
+)
+PAIRS = (  # (gencommons run, Trainer run) compared in the ratio table
+    ("gencommons", "trainer"),
+    ("gencommons", "trainer-bf16"),
+    ("gencommons-fp32", "trainer"),
+    ("gencommons-compile", "trainer-bf16-compile"),
+    ("gencommons-compile", "trainer"),
+)
 
 
 def prepare(docs: int) -> Path:
@@ -73,14 +87,15 @@ def prepare(docs: int) -> Path:
     return packed
 
 
-def matmul_peak() -> float:
-    """Best fp32 FLOP/s of a 2048³ matmul on all cores (this CPU's practical peak)."""
+def matmul_peak(dtype: str) -> float:
+    """Best FLOP/s of a 2048³ matmul on all cores in ``dtype`` (this CPU's practical peak)."""
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    dt = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    a, b = torch.randn(2048, 2048, dtype=dt), torch.randn(2048, 2048, dtype=dt)
     best = 0.0
-    for _ in range(8):
+    for _ in range(10):
         t = time.perf_counter()
         a @ b
         best = max(best, 2 * 2048**3 / (time.perf_counter() - t))
@@ -125,12 +140,13 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=3000)
     args = ap.parse_args()
     packed = prepare(args.docs)
-    peak = matmul_peak()
+    wait_for_quiet(60)
+    peaks = {d: matmul_peak(d) for d in ("fp32", "bf16")}
     rows = []
     for preset in args.presets.split(","):
-        for tool in ("gencommons", "trainer"):
+        for tool in TOOLS:
             r = run(tool, packed, preset, args.steps, args.batch)
-            r["mfu"] = r["flops_per_s"] / peak
+            r["mfu"] = r["flops_per_s"] / peaks[r["precision"]]
             rows.append(r)
             print(
                 f"{preset:>4} {tool:<10} {r['tokens_per_s']:>9,.0f} tokens/s  MFU {r['mfu']:.1%}  loss {r['final_loss']:.3f}",
@@ -140,27 +156,36 @@ def main() -> None:
         "# Training throughput: gencommons vs transformers.Trainer",
         "",
         (
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')} · CPU, {os.cpu_count()} cores, fp32 · batch {args.batch} × 256 tokens, "
-            f"{args.steps} steps · measured fp32 matmul peak {peak / 1e9:,.0f} GFLOP/s"
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} · CPU, {os.cpu_count()} cores · batch {args.batch} × 256 tokens, "
+            f"{args.steps} steps · measured matmul peak: fp32 {peaks['fp32'] / 1e9:,.0f}, bf16 {peaks['bf16'] / 1e9:,.0f} GFLOP/s (MFU is against the peak of the run's precision)"
         ),
         "",
-        "| preset | tool | tokens/s | step (ms, median) | MFU vs matmul peak | final loss | CPU s | peak RSS (MB) | other load (cores) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| preset | tool | precision | tokens/s | step (ms, median) | MFU vs matmul peak | final loss | CPU s | peak RSS (MB) | other load (cores) |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['preset']} | {r['tool']} | {r['tokens_per_s']:,.0f} | {r['step_s_median'] * 1000:.1f} | {r['mfu']:.1%} | "
+            f"| {r['preset']} | {r['tool']} | {r['precision']} | {r['tokens_per_s']:,.0f} | {r['step_s_median'] * 1000:.1f} | {r['mfu']:.1%} | "
             f"{r['final_loss']:.3f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:,.0f} | {r['other_cores']:.2f} |"
         )
-    lines += ["", "## Ratio, gencommons / Trainer (tokens/s)", "", "| preset | ratio |", "|---|--:|"]
+    lines += [
+        "",
+        "## Ratios of tokens/s, gencommons / Trainer",
+        "",
+        "| preset | gencommons | Trainer | ratio |",
+        "|---|---|---|--:|",
+    ]
     for preset in args.presets.split(","):
-        g = next(r for r in rows if r["preset"] == preset and r["tool"] == "gencommons")
-        t = next(r for r in rows if r["preset"] == preset and r["tool"] == "trainer")
-        lines.append(f"| {preset} | {g['tokens_per_s'] / t['tokens_per_s']:.2f}× |")
+        for g_tool, t_tool in PAIRS:
+            g = next(r for r in rows if r["preset"] == preset and r["tool"] == g_tool)
+            t = next(r for r in rows if r["preset"] == preset and r["tool"] == t_tool)
+            lines.append(
+                f"| {preset} | {g_tool} ({g['precision']}) | {t_tool} ({t['precision']}) | {g['tokens_per_s'] / t['tokens_per_s']:.2f}× |"
+            )
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "training.md").write_text(text)
-    (RESULTS / "training.json").write_text(json.dumps({"peak_flops": peak, "runs": rows}, indent=2))
+    (RESULTS / "training.json").write_text(json.dumps({"peak_flops": peaks, "runs": rows}, indent=2))
     print(text)
 
 
