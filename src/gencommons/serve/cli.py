@@ -22,6 +22,9 @@ def serve(
     device: str | None = typer.Option(
         None, "--device", help="cuda, cpu, ... (default: cuda when available)."
     ),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="CPU threads for the model (default: all cores but one)."
+    ),
 ) -> None:
     """Serve MODEL over the OpenAI API (/v1/models, /v1/completions, /v1/chat/completions).
 
@@ -38,6 +41,7 @@ def serve(
 
     options: dict[str, object] = {"model": model_name}
     if not model.startswith(("http://", "https://")):
+        _set_threads(threads)
         options |= {"max_batch_size": max_batch_size, "device": device}
     backend = backend_from_spec(model, **options)
     typer.echo(f"Serving '{backend.model}' at http://{host}:{port}/v1 (batches of up to {max_batch_size})")
@@ -45,3 +49,13 @@ def serve(
         uvicorn.run(create_app(backend), host=host, port=port, log_level="info")
     finally:
         backend.close()
+
+
+def _set_threads(threads: int | None) -> None:
+    """Leave one core to the HTTP event loop: measured on 2 busy cores, torch's default of one thread per
+    core made every decode step wait for the core the server itself needs (bench/README.md, serving)."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
