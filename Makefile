@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -q -e '.[all]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## run the example pipeline on the bundled sample corpus
+demo: $(STAMP)  ## curate the bundled sample corpus, train a tiny model on it, serve it and ask it
 	$(BIN)/gencommons data run examples/demo.yaml --overwrite
+	$(BIN)/gencommons lm tokenizer train demo-out -o demo-lm/tok --vocab-size 4096 --overwrite
+	$(BIN)/gencommons lm pack demo-out -o demo-lm/packed -t demo-lm/tok --seq-len 128 --val-fraction 0.05 --overwrite
+	$(BIN)/gencommons lm train examples/train_tiny.yaml --restart
+	$(BIN)/gencommons lm eval demo-lm/model demo-lm/packed
+	$(BIN)/python examples/ask_model.py demo-lm/model "Tell me about Debian packages."
 
 test: $(STAMP)  ## the whole suite, slow tests included (what CI runs)
 	$(BIN)/python -m pytest -q
@@ -36,4 +41,4 @@ docs: $(STAMP)  ## regenerate the README's step reference
 	$(BIN)/python docs/update_steps.py
 
 clean:
-	rm -rf $(VENV) demo-out bench/results .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) demo-out demo-lm bench/results .pytest_cache .ruff_cache .mypy_cache
