@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from openai import OpenAI
+from openai import APIConnectionError, APIStatusError, OpenAI
 
 
 def free_port() -> int:
@@ -41,7 +41,7 @@ def main() -> None:
             try:
                 name = client.models.list().data[0].id
                 break
-            except Exception:
+            except (APIConnectionError, APIStatusError):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"the server did not start (exit code {server.poll()})") from None
                 time.sleep(0.5)
