@@ -6,6 +6,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gencommons.data.config import PipelineConfig
@@ -40,8 +41,36 @@ def test_readme_pipeline_example_validates() -> None:
 
 
 def test_examples_validate() -> None:
+    from gencommons.lm.config import load_config
+
+    seen = set()
     for path in sorted((ROOT / "examples").glob("*.yaml")):
-        PipelineConfig.from_yaml(str(path))
+        if "input" in yaml.safe_load(path.read_text()):
+            PipelineConfig.from_yaml(str(path))
+        else:
+            cfg = load_config(str(path))  # a training config
+            assert cfg.data.endswith("demo-lm/packed")
+        seen.add(path.name)
+    assert {"demo.yaml", "train_tiny.yaml"} <= seen
+
+
+@pytest.mark.slow
+def test_ask_model_example_runs_as_written(tiny_model_dir: Path) -> None:
+    """examples/ask_model.py (the last step of `make demo`) against a real `gencommons serve` process."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "ask_model.py"), str(tiny_model_dir), "Hello there"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"model: {tiny_model_dir.name} at http://127.0.0.1:" in res.stdout
+    assert "> Hello there" in res.stdout
+    assert re.search(r"usage: \d+ prompt \+ 30 completion tokens", res.stdout)
 
 
 def test_demo_pipeline_runs_as_written(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
