@@ -17,9 +17,9 @@ PRESETS: dict[str, dict[str, int]] = {
     "3m": {"hidden_size": 192, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 512},
     "10m": {"hidden_size": 320, "num_hidden_layers": 8, "num_attention_heads": 8, "intermediate_size": 864},
     "30m": {"hidden_size": 512, "num_hidden_layers": 10, "num_attention_heads": 8, "intermediate_size": 1376},
-    "125m": {
+    "125m": {  # deeper than GPT-2 small (18 layers, not 12): 127M outside the embedding, as named
         "hidden_size": 768,
-        "num_hidden_layers": 12,
+        "num_hidden_layers": 18,
         "num_attention_heads": 12,
         "intermediate_size": 2048,
     },
@@ -46,7 +46,7 @@ def model_config(
     bos: int | None,
     eos: int | None,
     pad: int | None,
-    **overrides: Any,
+    overrides: dict[str, Any] | None = None,
 ) -> Any:
     """The ``LlamaConfig`` of ``preset`` for a tokenizer and sequence length; ``overrides`` win."""
     from transformers import LlamaConfig
@@ -62,17 +62,17 @@ def model_config(
         "eos_token_id": eos,
         "pad_token_id": pad,
         "rms_norm_eps": 1e-5,
-        **overrides,
+        **(overrides or {}),
     }
-    try:
-        config = LlamaConfig(**fields)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"model.overrides: {e}") from e
     if fields["hidden_size"] % fields["num_attention_heads"]:
         raise ConfigError(
             f"model: hidden_size {fields['hidden_size']} is not a multiple of num_attention_heads "
             f"{fields['num_attention_heads']}."
         )
+    try:
+        config = LlamaConfig(**fields)
+    except Exception as e:  # TypeError, ValueError, huggingface_hub validation errors
+        raise ConfigError(f"model.overrides: {e}") from e
     if config.max_position_embeddings < seq_len:
         raise ConfigError(
             f"The packed sequences have {seq_len} tokens but the model allows at most "

@@ -150,7 +150,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, restart: bool = False) -> 
         bos=tok.bos_token_id,
         eos=tok.eos_token_id,
         pad=tok.pad_token_id,
-        **cfg.model.overrides,
+        overrides=cfg.model.overrides,
     )
     device = pick_device(cfg.device)
     precision = pick_precision(cfg.precision, device)
@@ -182,7 +182,9 @@ def train(cfg: TrainConfig, *, progress: bool = True, restart: bool = False) -> 
     if ckpt is not None:
         start = load_checkpoint(ckpt, model=model, opt=opt, sched=sched, scaler=scaler)
         _truncate_log(os.path.join(cfg.out, LOG), start)
-    forward = torch.compile(model) if cfg.compile else model
+    # compile the loss with the model: the cross-entropy over [batch, seq, vocab] logits is as costly as
+    # the model itself for small models, and fusing it is most of what compiling gains (bench/training.py)
+    losses = torch.compile(row_losses) if cfg.compile else row_losses
 
     fpt = flops_per_token(mcfg, seq_len)
     sources = packed.sources
@@ -206,7 +208,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, restart: bool = False) -> 
                 pos = (step * cfg.grad_accum + micro) * cfg.batch_size
                 ids = torch.from_numpy(batch_at(packed.train, pos, cfg.batch_size)).to(device)
                 with autocast(precision, device):
-                    rows = row_losses(forward, ids)
+                    rows = losses(model, ids)
                 loss = rows.mean() / cfg.grad_accum
                 scaler.scale(loss).backward()
                 total += float(loss.detach())
