@@ -37,6 +37,7 @@ def root(
 
 
 def _mount() -> None:
+    from gencommons.arena.cli import app as arena_app
     from gencommons.data.cli import app as data_app
     from gencommons.lineage.cli import app as lineage_app
     from gencommons.lm.cli import app as lm_app
@@ -46,6 +47,7 @@ def _mount() -> None:
     app.add_typer(lineage_app, name="lineage", help="Inspect the manifests that travel with every artifact.")
     app.add_typer(lm_app, name="lm", help="Small language models: tokenizers, packing, training, evaluation.")
     app.command("serve")(serve)
+    app.add_typer(arena_app, name="arena", help="Run an arena: battles, votes, leaderboard, exports.")
 
 
 _mount()

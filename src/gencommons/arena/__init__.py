@@ -1,0 +1,1 @@
+"""The arena: battles between anonymous models, votes, ratings, exports."""

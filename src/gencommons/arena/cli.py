@@ -1,0 +1,104 @@
+"""``gencommons arena``: serve an arena, migrate its database, export its votes, rate vote files."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from gencommons.errors import require
+
+app = typer.Typer(no_args_is_help=True)
+db_app = typer.Typer(no_args_is_help=True)
+app.add_typer(db_app, name="db", help="The arena's database schema (Alembic migrations).")
+console = Console()
+
+CONFIG = typer.Option(None, "--config", "-c", help="The arena YAML (models, database, limits).")
+DATABASE = typer.Option(
+    None,
+    "--database",
+    help="sqlite:///path.db or postgresql://user@host/db (overrides the config and $GENCOMMONS_ARENA_DATABASE).",
+)
+
+
+@app.command()
+def serve(
+    config: str = CONFIG,
+    database: str = DATABASE,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    no_migrate: bool = typer.Option(
+        False, "--no-migrate", help="Do not upgrade the database schema at start."
+    ),
+) -> None:
+    """Start the arena web app (SQLite by default; the schema is upgraded at start)."""
+    for module in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "jinja2", "multipart"):
+        require(module, extra="arena")
+    import uvicorn
+
+    from gencommons.arena.app import create_app
+    from gencommons.arena.config import load_arena_config
+
+    cfg = load_arena_config(config, database=database)
+    web = create_app(cfg, migrate=not no_migrate)
+    console.print(
+        f"Arena '{cfg.title}' at http://{host}:{port}/ · database {_safe_url(cfg.database)} · {len(cfg.models)} model(s) in the config"
+    )
+    uvicorn.run(web, host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    config: str = CONFIG,
+    database: str = DATABASE,
+    revision: str = typer.Option("head", help="Target revision."),
+) -> None:
+    """Apply the schema migrations (idempotent)."""
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.db import current_revision, upgrade
+
+    cfg = load_arena_config(config, database=database)
+    before = current_revision(cfg.database)
+    upgrade(cfg.database, revision)
+    console.print(
+        f"{_safe_url(cfg.database)}: schema {before or 'empty'} -> {current_revision(cfg.database)}"
+    )
+
+
+@app.command()
+def export(
+    out: str = typer.Argument(..., help="The folder to write (Parquet + README.md dataset card + manifest)."),
+    config: str = CONFIG,
+    database: str = DATABASE,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Write the shareable preference dataset: voted battles of users who opted in to sharing."""
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.export import export_dataset
+
+    cfg = load_arena_config(config, database=database)
+    m = export_dataset(cfg, out, overwrite=overwrite)
+    c = m["counts"]
+    console.print(
+        f"Exported {c['battles']:,} voted battles ({c['not_shared']:,} not shared by their users) -> {out}"
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "<database>"
+
+
+def _mount_ratings() -> None:
+    try:
+        from gencommons.arena.ratings_cli import ratings
+    except ImportError:  # the ratings command lands separately
+        return
+    app.command("ratings")(ratings)
+
+
+_mount_ratings()
