@@ -45,13 +45,18 @@ def test_examples_validate() -> None:
 
     seen = set()
     for path in sorted((ROOT / "examples").glob("*.yaml")):
-        if "input" in yaml.safe_load(path.read_text()):
+        raw = yaml.safe_load(path.read_text())
+        if "input" in raw:
             PipelineConfig.from_yaml(str(path))
+        elif "models" in raw:
+            from gencommons.arena.config import load_arena_config
+
+            assert len(load_arena_config(str(path)).models) >= 2
         else:
             cfg = load_config(str(path))  # a training config
             assert cfg.data.endswith("demo-lm/packed")
         seen.add(path.name)
-    assert {"demo.yaml", "train_tiny.yaml"} <= seen
+    assert {"demo.yaml", "train_tiny.yaml", "arena.yaml"} <= seen
 
 
 @pytest.mark.slow

@@ -100,6 +100,9 @@ def load_arena_config(path: str | None, **overrides: Any) -> ArenaConfig:
         ep = m.get("endpoint") if isinstance(m, dict) else None
         if isinstance(ep, str) and "://" not in ep and not os.path.isabs(ep):
             m["endpoint"] = os.path.normpath(os.path.join(base, ep))
+    secret = raw.get("secret_file", ArenaConfig.model_fields["secret_file"].default)
+    if isinstance(secret, str) and not os.path.isabs(secret):
+        raw["secret_file"] = os.path.normpath(os.path.join(base, secret))
     db = raw.get("database")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         rel = db[len("sqlite:///") :]
