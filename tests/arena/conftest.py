@@ -15,11 +15,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arena_http import ArenaBackends
 from pg_cluster import PostgresCluster, PostgresMissing, free_port
 from scripted_openai import ScriptedOpenAI
 
@@ -68,24 +68,6 @@ def arena_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # -- model endpoints ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ArenaBackends:
-    """Real model endpoints on loopback."""
-
-    tiny: str  # gencommons serve over the tiny random Llama (http://127.0.0.1:PORT)
-    tiny_model: str  # the model name that server answers to
-    scripted: ScriptedOpenAI  # normal / hostile / slow / garbage answers
-    down: str  # nothing listens there: connection refused
-
-    def model(self, name: str, behaviour: str) -> dict[str, Any]:
-        """A config entry ``{name, endpoint, model}`` for ``behaviour``: tiny, down, or a scripted one."""
-        if behaviour == "tiny":
-            return {"name": name, "endpoint": self.tiny, "model": self.tiny_model}
-        if behaviour == "down":
-            return {"name": name, "endpoint": self.down, "model": "nothing"}
-        return {"name": name, "endpoint": self.scripted.endpoint(behaviour), "model": f"scripted-{behaviour}"}
 
 
 @pytest.fixture(scope="session")
