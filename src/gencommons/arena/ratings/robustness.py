@@ -30,6 +30,8 @@ from gencommons.arena.ratings.bradley_terry import Solver, fit_strengths, hessia
 from gencommons.arena.ratings.votes import Battles
 
 _TIE = 1e-9  # logits: a gap this small counts as a tie at the top
+_EXACT_BELOW = 20  # when the plan needs fewer votes, choose them one at a time by refitting
+_CANDIDATES = 12  # cells tried per vote then, the most effective by the linear prediction
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ def votes_to_change_top(
     top = int(np.nanargmax(theta[:n]))
     if n < 2:
         return Robustness(battles.models[top], None, None, None)
+    level = top_changed(theta, top, n)
+    if level is not None:  # already level at the top: no vote holds it
+        return Robustness(battles.models[top], 0, 0.0, battles.models[level])
     best: tuple[int, np.ndarray, int] | None = None
     for rival in _cheapest_rivals(battles, theta, top, rivals):
         found = _remove_until_changed(battles, theta, top, rival, max_steps, solver)
@@ -132,6 +137,32 @@ def _cheapest_rivals(battles: Battles, theta: np.ndarray, top: int, count: int) 
     return [int(candidates[i]) for i in np.argsort(predicted, kind="stable")[:count]]
 
 
+def _margin(theta: np.ndarray, top: int, n: int) -> float:
+    """Strength of ``top`` minus the best other model's (−inf when ``top`` has no votes left)."""
+    u = theta[:n]
+    if np.isnan(u[top]):
+        return -np.inf
+    return float(u[top] - np.nanmax(np.delete(u, top)))
+
+
+def _best_single_removal(
+    battles: Battles, count: np.ndarray, effect: np.ndarray, theta: np.ndarray, top: int, solver: Solver
+) -> np.ndarray:
+    """One vote from the cell whose removal, refitted, shrinks the top's margin most (of the
+    ``_CANDIDATES`` cells predicted best)."""
+    n = len(battles.models)
+    order = np.argsort(effect)
+    order = order[count[order] > 0][:_CANDIDATES]
+    margins = []
+    for cell in order:
+        trial = count.copy()
+        trial[cell] -= 1
+        margins.append(_margin(fit_strengths(battles.with_counts(trial), start=theta, solver=solver), top, n))
+    take = np.zeros_like(count)
+    take[order[int(np.argmin(margins))]] = 1
+    return take
+
+
 def _remove_until_changed(
     battles: Battles, theta: np.ndarray, top: int, rival: int, max_steps: int, solver: Solver
 ) -> tuple[int, np.ndarray] | None:
@@ -143,10 +174,12 @@ def _remove_until_changed(
     for _ in range(max_steps):
         if top_changed(current, top, n) is not None:
             break
-        sub = battles.with_counts(count)
-        take = _plan(_effects(sub, current, top, np.array([rival]))[0], count, current[top] - current[rival])
+        effect = _effects(battles.with_counts(count), current, top, np.array([rival]))[0]
+        take = _plan(effect, count, current[top] - current[rival])
         if not take.any():
             return None
+        if take.sum() <= _EXACT_BELOW:  # few votes left to find: the linear guess is rough, refit each
+            take = _best_single_removal(battles, count, effect, current, top, solver)
         steps.append(take)
         count = count - take
         current = fit_strengths(battles.with_counts(count), start=current, solver=solver)
