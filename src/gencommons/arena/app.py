@@ -134,6 +134,8 @@ def create_app(
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))  # autoescape on for .html
     app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
 
+    app.add_middleware(_BodyLimit, limit=MAX_BODY)  # bodies sent without a Content-Length (chunked) too
+
     @app.middleware("http")
     async def limits_and_headers(request: Request, call_next: Callable[..., Any]) -> Response:
         length = request.headers.get("content-length")
@@ -409,6 +411,45 @@ def create_app(
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+class _BodyLimit:
+    """Read a request's body before the app does and answer 413 once it passes ``limit`` bytes, whether
+    or not the client announced its length (a chunked body has no Content-Length to check)."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                message = f"The request is too large (over {self.limit // 1024} KB)."
+                await _fragment_or_json(Request(scope), message, 413)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # http.disconnect, for streaming responses
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def _user_id(arena: Arena, request: Request) -> str | None:
