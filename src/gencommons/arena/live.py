@@ -76,8 +76,8 @@ class Live:
         async def run() -> None:
             try:
                 await asyncio.gather(*(run_side(side, make) for side, make in jobs.items()))
-            finally:
                 await asyncio.sleep(30)  # late listeners still find it in memory for a while
+            finally:  # (not sleeping here: a cancelled turn at shutdown would hold the server 30 s)
                 self.turns.pop(turn_id, None)
 
         task = asyncio.get_running_loop().create_task(run())
