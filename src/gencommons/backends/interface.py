@@ -161,6 +161,12 @@ class BackendBase:
             q: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
             stop = threading.Event()
 
+            def deliver(item: tuple[str, object]) -> None:
+                try:
+                    loop.call_soon_threadsafe(q.put_nowait, item)
+                except RuntimeError:  # the event loop is closed (the server stopped): nobody listens
+                    stop.set()
+
             def pump() -> None:  # the sync stream, in its own thread, feeding the event loop
                 try:
                     s = self.stream(prompt, params)
@@ -168,10 +174,10 @@ class BackendBase:
                     for chunk in s:
                         if stop.is_set():
                             break
-                        loop.call_soon_threadsafe(q.put_nowait, ("chunk", chunk))
-                    loop.call_soon_threadsafe(q.put_nowait, ("end", None))
+                        deliver(("chunk", chunk))
+                    deliver(("end", None))
                 except Exception as e:  # noqa: BLE001 (delivered to the awaiting caller)
-                    loop.call_soon_threadsafe(q.put_nowait, ("error", e))
+                    deliver(("error", e))
 
             threading.Thread(target=pump, daemon=True).start()
             try:
