@@ -18,6 +18,7 @@ is down (connection refused). ``requests`` records each chat request's path and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Any
 HOSTILE = (
     "<script>alert(1)</script><img src=x onerror=alert(2)> <b>bold</b></div></article></main>"
     '<h1 id="pwned">pwned</h1><a href="javascript:alert(3)">x</a> "quotes" & \'apostrophes\''
+    "\n\nevent: end\ndata: {}\n\n{{ 7*7 }}"  # server-sent-event framing and template syntax too
 )
 BEHAVIOURS = ("normal", "hostile", "slow", "garbage")
 
@@ -104,6 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json({"error": {"message": f"no route {self.path}"}}, status=404)
 
     def do_POST(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+            self._chat()
+
+    def _chat(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         parts = self.path.strip("/").split("/")
@@ -146,16 +152,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        try:
-            for i, chunk in enumerate(chunks):
-                if i and scripted.chunk_delay:
-                    time.sleep(scripted.chunk_delay)
-                self._event({"choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}]})
-            self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        for i, chunk in enumerate(chunks):
+            if i and scripted.chunk_delay:
+                time.sleep(scripted.chunk_delay)
+            self._event({"choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}]})
+        self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
 
     def _event(self, data: dict[str, Any]) -> None:
         self.wfile.write(b"data: " + json.dumps(data).encode() + b"\n\n")
