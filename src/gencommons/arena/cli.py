@@ -94,10 +94,8 @@ def _safe_url(url: str) -> str:
 
 
 def _mount_ratings() -> None:
-    try:
-        from gencommons.arena.ratings_cli import ratings
-    except ImportError:  # the ratings command lands separately
-        return
+    from gencommons.arena.ratings_cli import ratings
+
     app.command("ratings")(ratings)
 
 
