@@ -23,6 +23,13 @@ COMMANDS = [
     ["data", "apply-thresholds"],
     ["lineage"],
     ["lineage", "show"],
+    ["serve"],
+    ["arena"],
+    ["arena", "serve"],
+    ["arena", "db"],
+    ["arena", "db", "upgrade"],
+    ["arena", "export"],
+    ["arena", "ratings"],
 ]
 
 
