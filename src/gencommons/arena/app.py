@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from sqlalchemy.orm import Session
 
-from gencommons.arena import store
+from gencommons.arena import classify, store
 from gencommons.arena.config import CONSENT_VERSION, ArenaConfig
 from gencommons.arena.db import make_engine, sessions, upgrade
 from gencommons.arena.live import Live
@@ -77,7 +77,7 @@ class Arena:
         self.backends: dict[str, Any] = {}
         self.backend_factory = backend_factory
         self.live = Live()
-        self.leaderboard_cache: tuple[float, Any] | None = None
+        self.leaderboard_cache: dict[tuple[str | None, str | None], tuple[float, Any]] = {}
         with self.Session() as s:
             store.sync_models(s, [(m.name, m.endpoint, m.model) for m in cfg.models])
             for t in store.unfinished_turns(s):  # a previous server stopped mid-answer
@@ -236,7 +236,15 @@ def create_app(
                     active = [m.name for m in store.list_models(s, status="active")]
                     a, b = _choose(mode, active, model_a, model_b, arena.rng)
                     battle, turn = store.create_battle(
-                        s, user_id=user_id, mode=mode, model_a=a, model_b=b, ip_hash=hashed, prompt=prompt
+                        s,
+                        user_id=user_id,
+                        mode=mode,
+                        model_a=a,
+                        model_b=b,
+                        ip_hash=hashed,
+                        prompt=prompt,
+                        language=classify.language(prompt),
+                        category=classify.category(prompt),
                     )
                 return battle, turn, store.turns_of(s, battle.id)
 
@@ -315,19 +323,42 @@ def create_app(
                 return battle, v
 
         battle, v = await asyncio.to_thread(db_work)
-        arena.leaderboard_cache = None
-        return page(request, "_reveal.html", battle=battle, vote=v)
+        arena.leaderboard_cache.clear()
+        return page(
+            request, "_reveal.html", battle=battle, vote=v, categories=classify.CATEGORIES, saved=False
+        )
 
     # -- leaderboard, my data, admin ---------------------------------------------------------------
 
+    @app.post("/battle/{battle_id}/category", response_class=HTMLResponse)
+    def set_category(
+        request: Request, battle_id: str, csrf: str = Form(""), category: str = Form("")
+    ) -> Response:
+        require_csrf(request, csrf)
+        with arena.Session() as s:
+            battle = store.get_battle(s, battle_id, require_user(request, s))
+            store.set_category(s, battle, category)
+        arena.leaderboard_cache.clear()
+        return page(request, "_category.html", battle=battle, categories=classify.CATEGORIES, saved=True)
+
     @app.get("/leaderboard", response_class=HTMLResponse)
-    def leaderboard(request: Request) -> Response:
-        board = _leaderboard(arena)
-        return page(request, "leaderboard.html", board=board)
+    def leaderboard(request: Request, language: str = "", category: str = "") -> Response:
+        board = _leaderboard(arena, language=language or None, category=category or None)
+        with arena.Session() as s:
+            by_language = store.votes_by(s, "language")
+            by_category = store.votes_by(s, "category")
+        return page(
+            request,
+            "leaderboard.html",
+            board=board,
+            by_language=by_language,
+            by_category=by_category,
+            min_slice=cfg.min_votes_per_slice,
+        )
 
     @app.get("/leaderboard.json")
-    def leaderboard_json() -> Response:
-        return JSONResponse(_leaderboard(arena))
+    def leaderboard_json(language: str = "", category: str = "") -> Response:
+        return JSONResponse(_leaderboard(arena, language=language or None, category=category or None))
 
     @app.get("/me", response_class=HTMLResponse)
     def me(request: Request) -> Response:
@@ -530,16 +561,25 @@ def _start_generation(
     arena.live.start(turn.id, jobs, save)
 
 
-def _leaderboard(arena: Arena) -> dict[str, Any]:
-    cached = arena.leaderboard_cache
+def _leaderboard(arena: Arena, *, language: str | None = None, category: str | None = None) -> dict[str, Any]:
+    key = (language, category)
+    cached = arena.leaderboard_cache.get(key)
     if cached and time.monotonic() - cached[0] < arena.cfg.leaderboard_cache_s:
         return dict(cached[1])
     with arena.Session() as s:
-        votes = store.rating_votes(s)
+        votes = store.rating_votes(s, language=language, category=category)
     from gencommons.arena.board import leaderboard_table
 
-    board = leaderboard_table(votes, min_votes=arena.cfg.min_votes, rounds=arena.cfg.bootstrap_rounds)
-    arena.leaderboard_cache = (time.monotonic(), board)
+    if (language or category) and len(votes) < arena.cfg.min_votes_per_slice:
+        # too few votes to rank this language/category: say so instead of printing noise
+        board = leaderboard_table([], min_votes=arena.cfg.min_votes, rounds=0) | {
+            "votes": len(votes),
+            "too_few": True,
+        }
+    else:
+        board = leaderboard_table(votes, min_votes=arena.cfg.min_votes, rounds=arena.cfg.bootstrap_rounds)
+    board |= {"language": language, "category": category}
+    arena.leaderboard_cache[key] = (time.monotonic(), board)
     return board
 
 

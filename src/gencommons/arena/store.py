@@ -154,6 +154,8 @@ def create_battle(
     model_b: str | None,
     ip_hash: str | None,
     prompt: str,
+    language: str | None = None,
+    category: str | None = None,
 ) -> tuple[Battle, Turn]:
     battle = Battle(
         id=secrets.token_hex(16),
@@ -162,6 +164,8 @@ def create_battle(
         model_a=model_a,
         model_b=model_b,
         ip_hash=ip_hash,
+        language=language,
+        category=category,
     )
     turn = Turn(battle_id=battle.id, idx=0, prompt=prompt, answer_a="", answer_b="")
     if model_b is None:
@@ -248,13 +252,42 @@ def unfinished_turns(s: Session) -> list[Turn]:
 # -- votes for ratings and exports ------------------------------------------------------------------
 
 
-def rating_votes(s: Session, *, include_excluded: bool = False) -> list[dict[str, str | None]]:
-    """Votes of anonymous battles (the only ones ratings use), as rows model_a, model_b, winner."""
+def rating_votes(
+    s: Session, *, include_excluded: bool = False, language: str | None = None, category: str | None = None
+) -> list[dict[str, str | None]]:
+    """Votes of anonymous battles (the only ones ratings use), as rows model_a, model_b, winner, in the
+    order they were cast; optionally of one language and/or category."""
     q = select(Battle.model_a, Battle.model_b, Vote.winner).join(Vote, Vote.battle_id == Battle.id)
     q = q.where(Battle.mode == "battle")
     if not include_excluded:
         q = q.where(Vote.excluded.is_(False))
+    if language:
+        q = q.where(Battle.language == language)
+    if category:
+        q = q.where(Battle.category == category)
+    q = q.order_by(Vote.created_at, Vote.id)
     return [{"model_a": a, "model_b": b, "winner": w} for a, b, w in s.execute(q).all()]
+
+
+def votes_by(s: Session, column: str) -> dict[str, int]:
+    """Rated votes per language or per category (None counted as "unknown")."""
+    col = {"language": Battle.language, "category": Battle.category}[column]
+    q = (
+        select(col, func.count())
+        .join(Vote, Vote.battle_id == Battle.id)
+        .where(Battle.mode == "battle", Vote.excluded.is_(False))
+        .group_by(col)
+    )
+    return {(k or "unknown"): n for k, n in s.execute(q).all()}
+
+
+def set_category(s: Session, battle: Battle, value: str) -> None:
+    from gencommons.arena.classify import CATEGORIES
+
+    if value not in CATEGORIES:
+        raise ArenaError(f"category must be one of {', '.join(CATEGORIES)}.")
+    battle.category = value
+    s.commit()
 
 
 def vote_stats(s: Session) -> dict[str, Any]:
