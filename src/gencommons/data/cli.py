@@ -223,3 +223,8 @@ def steps_markdown(names: list[str]) -> str:
             out.append(f"| `{pname}` | `{default!r}` | {desc} |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+from gencommons.data.analysis.cli import register as _register_analysis
+
+_register_analysis(app)  # stats, compare, index, count, search, contamination, card
