@@ -55,6 +55,31 @@ VOTE_LABELS = {
 VOTE_KEYS = {"model_a": "1", "model_b": "2", "tie": "3", "tie (bothbad)": "4"}
 
 
+class RateLimiter:
+    """At most ``per_minute`` battles + votes per user and per IP address over any 60 s (in memory, per
+    server process; 0 turns it off)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self.hits: dict[str, list[float]] = {}
+
+    def check(self, *keys: str | None) -> None:
+        if not self.per_minute:
+            return
+        now = time.monotonic()
+        for key in (k for k in keys if k):
+            recent = [t for t in self.hits.get(key, []) if now - t < 60.0]
+            if len(recent) >= self.per_minute:
+                self.hits[key] = recent
+                raise ArenaError(
+                    "Too many requests: please wait a minute before the next battle or vote.", 429
+                )
+            recent.append(now)
+            self.hits[key] = recent
+        if len(self.hits) > 100_000:  # forget idle keys
+            self.hits = {k: v for k, v in self.hits.items() if now - v[-1] < 60.0}
+
+
 class Arena:
     """What the app holds: config, database sessions, the signing key, model backends, live turns."""
 
@@ -77,7 +102,8 @@ class Arena:
         self.backends: dict[str, Any] = {}
         self.backend_factory = backend_factory
         self.live = Live()
-        self.leaderboard_cache: dict[tuple[str | None, str | None], tuple[float, Any]] = {}
+        self.leaderboard_cache: dict[tuple[str | None, str | None, bool], tuple[float, Any]] = {}
+        self.limiter = RateLimiter(cfg.max_actions_per_minute)
         with self.Session() as s:
             store.sync_models(s, [(m.name, m.endpoint, m.model) for m in cfg.models])
             for t in store.unfinished_turns(s):  # a previous server stopped mid-answer
@@ -215,6 +241,7 @@ def create_app(
         model_b: str = Form(""),
     ) -> Response:
         require_csrf(request, csrf)
+        arena.limiter.check(_user_id(arena, request), _client_ip(request))
         prompt = prompt.strip()
         if not prompt:
             raise ArenaError("Type a prompt first.")
@@ -311,6 +338,7 @@ def create_app(
         request: Request, battle_id: str, csrf: str = Form(""), winner: str = Form("")
     ) -> Response:
         require_csrf(request, csrf)
+        arena.limiter.check(_user_id(arena, request), _client_ip(request))
         hashed = ip_hash(arena.secret, _client_ip(request), rotation_days=cfg.ip_salt_rotation_days)
 
         def db_work() -> tuple[Any, Any]:
@@ -342,8 +370,10 @@ def create_app(
         return page(request, "_category.html", battle=battle, categories=classify.CATEGORIES, saved=True)
 
     @app.get("/leaderboard", response_class=HTMLResponse)
-    def leaderboard(request: Request, language: str = "", category: str = "") -> Response:
-        board = _leaderboard(arena, language=language or None, category=category or None)
+    def leaderboard(request: Request, language: str = "", category: str = "", flagged: str = "") -> Response:
+        board = _leaderboard(
+            arena, language=language or None, category=category or None, include_flagged=flagged == "include"
+        )
         with arena.Session() as s:
             by_language = store.votes_by(s, "language")
             by_category = store.votes_by(s, "category")
@@ -357,8 +387,11 @@ def create_app(
         )
 
     @app.get("/leaderboard.json")
-    def leaderboard_json(language: str = "", category: str = "") -> Response:
-        return JSONResponse(_leaderboard(arena, language=language or None, category=category or None))
+    def leaderboard_json(language: str = "", category: str = "", flagged: str = "") -> Response:
+        board = _leaderboard(
+            arena, language=language or None, category=category or None, include_flagged=flagged == "include"
+        )
+        return JSONResponse(board)
 
     @app.get("/me", response_class=HTMLResponse)
     def me(request: Request) -> Response:
@@ -425,7 +458,10 @@ def create_app(
         if not _is_admin(arena, request):
             raise ArenaError("Log in as admin first.", 403)
         with arena.Session() as s:
-            if action == "add":
+            if action == "review":
+                store.review_votes(s)
+                arena.leaderboard_cache.clear()
+            elif action == "add":
                 store.add_model(s, name, endpoint, remote_model)
             elif action in ("active", "paused", "removed"):
                 store.set_model_status(s, name, action)
@@ -561,13 +597,16 @@ def _start_generation(
     arena.live.start(turn.id, jobs, save)
 
 
-def _leaderboard(arena: Arena, *, language: str | None = None, category: str | None = None) -> dict[str, Any]:
-    key = (language, category)
+def _leaderboard(
+    arena: Arena, *, language: str | None = None, category: str | None = None, include_flagged: bool = False
+) -> dict[str, Any]:
+    key = (language, category, include_flagged)
     cached = arena.leaderboard_cache.get(key)
     if cached and time.monotonic() - cached[0] < arena.cfg.leaderboard_cache_s:
         return dict(cached[1])
     with arena.Session() as s:
-        votes = store.rating_votes(s, language=language, category=category)
+        votes = store.rating_votes(s, language=language, category=category, include_excluded=include_flagged)
+        flagged = store.flagged_count(s)
     from gencommons.arena.board import leaderboard_table
 
     if (language or category) and len(votes) < arena.cfg.min_votes_per_slice:
@@ -578,7 +617,12 @@ def _leaderboard(arena: Arena, *, language: str | None = None, category: str | N
         }
     else:
         board = leaderboard_table(votes, min_votes=arena.cfg.min_votes, rounds=arena.cfg.bootstrap_rounds)
-    board |= {"language": language, "category": category}
+    board |= {
+        "language": language,
+        "category": category,
+        "include_flagged": include_flagged,
+        "flagged": flagged,
+    }
     arena.leaderboard_cache[key] = (time.monotonic(), board)
     return board
 

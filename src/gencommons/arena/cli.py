@@ -83,6 +83,47 @@ def export(
     )
 
 
+@app.command()
+def review(
+    config: str = CONFIG,
+    database: str = DATABASE,
+    alpha: float = typer.Option(0.01, "--alpha", help="Chance of flagging anyone if every voter is honest."),
+    min_votes: int = typer.Option(20, "--min-votes", help="Voters with fewer decisive votes are not tested."),
+) -> None:
+    """Flag anomalous voters (same side, against the consensus, too fast); their votes leave the ratings."""
+    from rich.table import Table
+
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.db import make_engine, sessions, upgrade
+
+    cfg = load_arena_config(config, database=database)
+    upgrade(cfg.database)
+    engine = make_engine(cfg.database)
+    try:
+        from gencommons.arena import store
+
+        with sessions(engine)() as s:
+            res = store.review_votes(s, alpha=alpha, min_votes=min_votes)
+    finally:
+        engine.dispose()
+    t = Table(
+        title=f"{res['flagged_voters']} voter(s) flagged; {res['excluded_votes']} vote(s) left out of the ratings"
+    )
+    for col in ("voter", "votes", "share A", "side p", "consensus z", "flags"):
+        t.add_column(col)
+    for r in res["voters"]:
+        if r["flags"]:
+            t.add_row(
+                r["voter"][:12],
+                str(r["votes"]),
+                f"{r['share_a']:.2f}" if r["share_a"] is not None else "",
+                f"{r['side_p']:.1e}" if r["side_p"] is not None else "",
+                f"{r['consensus_z']:.1f}" if r["consensus_z"] is not None else "",
+                ", ".join(r["flags"]),
+            )
+    console.print(t)
+
+
 def _safe_url(url: str) -> str:
     """The URL without its password."""
     from sqlalchemy.engine import make_url

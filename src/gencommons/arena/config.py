@@ -55,7 +55,10 @@ class ArenaConfig(BaseModel):
     max_turns: int = Field(8, ge=1)
     request_timeout_s: float = Field(120.0, gt=0)
     min_votes: int = Field(30, ge=0)  # below this a model is listed as provisional
-    min_votes_per_slice: int = Field(50, ge=0)  # a language/category board with fewer votes is not ranked
+    min_votes_per_slice: int = Field(50, ge=0)
+    max_actions_per_minute: int = Field(
+        30, ge=0
+    )  # battles + votes per user and per IP; 0: no limit  # a language/category board with fewer votes is not ranked
     bootstrap_rounds: int = Field(100, ge=0)
     leaderboard_cache_s: float = Field(30.0, ge=0)
     secret_key_env: str = "GENCOMMONS_ARENA_SECRET"  # signs cookies; generated into secret_file if unset

@@ -231,6 +231,13 @@ def record_vote(s: Session, battle: Battle, winner: str, *, ip_hash: str | None)
     if not turns or not _answered(turns[-1], battle):
         raise ArenaError("Wait until both answers are complete, then vote.", 409)
     vote = Vote(battle_id=battle.id, user_id=battle.user_id, winner=winner, ip_hash=ip_hash)
+    from gencommons.arena.quality import identity_flag
+
+    names = [m.name for m in list_models(s)]
+    answers = [t.answer_a for t in turns] + [t.answer_b for t in turns]
+    if battle.mode == "battle" and identity_flag([t.prompt for t in turns], answers, names):
+        vote.flags = json.dumps(["identity"])  # not blind any more: kept, shown, left out of the ratings
+        vote.excluded = True
     battle.status = "voted"
     s.add(vote)
     try:
@@ -239,6 +246,52 @@ def record_vote(s: Session, battle: Battle, winner: str, *, ip_hash: str | None)
         s.rollback()
         raise ArenaError("You already voted in this battle.", 409) from e
     return vote
+
+
+def review_votes(s: Session, **options: Any) -> dict[str, Any]:
+    """Run the per-voter checks (:func:`gencommons.arena.quality.flag_voters`) over every vote of an
+    anonymous battle and store the flags: a flagged voter's votes are marked and excluded from the
+    ratings (identity flags set at vote time stay). Returns the voter report and counts."""
+    import polars as pl
+
+    from gencommons.arena.quality import flag_voters
+
+    q = (
+        select(Vote, Battle.model_a, Battle.model_b)
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(Battle.mode == "battle")
+    )
+    rows = s.execute(q).all()
+    if not rows:
+        return {"voters": [], "flagged_voters": 0, "excluded_votes": 0}
+    last: dict[str, Turn] = {}
+    for t in s.scalars(select(Turn).where(Turn.battle_id.in_([v.battle_id for v, _, _ in rows]))).all():
+        if t.battle_id not in last or t.idx > last[t.battle_id].idx:
+            last[t.battle_id] = t
+    records = []
+    for v, a, b in rows:
+        lt = last.get(v.battle_id)
+        done = as_utc(lt.finished_at) if lt is not None and lt.finished_at else None
+        records.append(
+            {
+                "model_a": a,
+                "model_b": b,
+                "winner": v.winner,
+                "voter": v.user_id,
+                "seconds_to_vote": (as_utc(v.created_at) - done).total_seconds() if done else 1e9,
+                "answer_chars": len(lt.answer_a) + len(lt.answer_b) if lt is not None else 0,
+            }
+        )
+    report = flag_voters(pl.DataFrame(records), **options)
+    flagged = {r["voter"]: r["flags"] for r in report.iter_rows(named=True) if r["flags"]}
+    excluded = 0
+    for v, _, _ in rows:
+        flags = [f for f in json.loads(v.flags or "[]") if f == "identity"] + flagged.get(v.user_id, [])
+        v.flags = json.dumps(flags) if flags else None
+        v.excluded = bool(flags)
+        excluded += v.excluded
+    s.commit()
+    return {"voters": report.to_dicts(), "flagged_voters": len(flagged), "excluded_votes": excluded}
 
 
 def unfinished_turns(s: Session) -> list[Turn]:
@@ -267,6 +320,10 @@ def rating_votes(
         q = q.where(Battle.category == category)
     q = q.order_by(Vote.created_at, Vote.id)
     return [{"model_a": a, "model_b": b, "winner": w} for a, b, w in s.execute(q).all()]
+
+
+def flagged_count(s: Session) -> int:
+    return s.scalar(select(func.count()).select_from(Vote).where(Vote.excluded.is_(True))) or 0
 
 
 def votes_by(s: Session, column: str) -> dict[str, int]:
