@@ -107,7 +107,132 @@ def _default_out(dataset: str, name: str) -> str:
     return f"{base}.{name}"
 
 
-COMMANDS: list[tuple[str, Callable[..., Any]]] = [("stats", stats)]
+def index(
+    dataset: str = typer.Argument(..., help="The dataset to index (folder, Parquet/JSONL files or a glob)."),
+    out: str = typer.Option(None, "--out", "-o", help="Index folder [DATASET/index]."),
+    tokenizer: str = typer.Option(
+        None, "--tokenizer", "-t", help="HF tokenizer folder: index its token ids. Default: UTF-8 bytes."
+    ),
+    shard_units: int = typer.Option(2**29, "--shard-units", min=2, help="Units (tokens or bytes) per shard."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing index."),
+) -> None:
+    """Build a suffix-array index (count, search, longest suffix) over the tokenized or UTF-8 corpus."""
+    from gencommons.data.analysis.index import build_index
+
+    with _progress("index", "docs") as update:
+        m = build_index(
+            dataset, out, tokenizer=tokenizer, shard_units=shard_units, overwrite=overwrite, progress=update
+        )
+    unit = "tokens" if m["mode"] == "tokens" else "bytes"
+    err_console.print(
+        f"indexed {m['documents']:,} documents, {m['units']:,} {unit} in {len(m['shards'])} shard(s): "
+        f"{m['bytes'] / 1e6:,.1f} MB, {m['bytes_per_unit']:.2f} bytes per {unit[:-1]}; "
+        f"{m['seconds']:.1f} s ({m['tokenize_seconds']:.1f} s reading and tokenizing) -> {m['path']}"
+    )
+
+
+def _open_index(index_path: str, tokenizer: str | None) -> Any:
+    from gencommons.data.analysis.index import NgramIndex, resolve_index
+
+    return NgramIndex(resolve_index(index_path), tokenizer=tokenizer)
+
+
+def _ids(ids: str | None) -> list[int] | None:
+    from gencommons.errors import UserError
+
+    if ids is None:
+        return None
+    try:
+        return [int(x) for x in ids.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"--ids: expected token ids like 12,345,6, got {ids!r}.") from None
+
+
+_INDEX_HELP = "An index folder, or a dataset folder holding one in index/ (env GENCOMMONS_INDEX)."
+
+
+def count(
+    phrase: str = typer.Argument(None, help="The phrase to count (omit with --ids)."),
+    index_path: str = typer.Option(..., "--index", "-i", envvar="GENCOMMONS_INDEX", help=_INDEX_HELP),
+    ids: str = typer.Option(None, "--ids", help="Query as token ids (comma-separated) instead of a phrase."),
+    tokenizer: str = typer.Option(
+        None,
+        "--tokenizer",
+        "-t",
+        help="The tokenizer of --ids (bytes index) or checked against a tokens index.",
+    ),
+    longest: bool = typer.Option(
+        False,
+        "--longest",
+        help="Also the longest suffix that occurs and the next-token distribution (infini-gram).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Count the occurrences of a phrase (exact, in milliseconds) in an indexed corpus."""
+    import time
+
+    ix = _open_index(index_path, tokenizer)
+    units = ix.encode(phrase, ids=_ids(ids))
+    t0 = time.perf_counter()
+    n = ix.count(units)
+    out: dict[str, Any] = {"query": ix._decode(units), "units": len(units), "count": n, "mode": ix.mode}
+    out["ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+    if longest:
+        out["longest_suffix"] = ix.longest_suffix(units)
+    if as_json:
+        _dump(out)
+        return
+    console.print(
+        f"{n:,} occurrences of {out['query']!r} ({len(units)} {ix.mode}, {out['ms']:.2f} ms)", highlight=False
+    )
+    if longest:
+        ls = out["longest_suffix"]
+        console.print(
+            f"longest suffix that occurs: {ls['suffix']!r} ({ls['suffix_units']} units, {ls['count']:,} times)",
+            highlight=False,
+        )
+        t = Table("next", "count", "p", title="next unit" + (" (sampled)" if ls["sampled"] else ""))
+        for d in ls["next"][:10]:
+            t.add_row(repr(d["text"]), f"{d['count']:,}", f"{d['prob']:.3f}")
+        console.print(t)
+
+
+def search(
+    phrase: str = typer.Argument(None, help="The phrase to find (omit with --ids)."),
+    index_path: str = typer.Option(..., "--index", "-i", envvar="GENCOMMONS_INDEX", help=_INDEX_HELP),
+    ids: str = typer.Option(None, "--ids", help="Query as token ids (comma-separated) instead of a phrase."),
+    tokenizer: str = typer.Option(None, "--tokenizer", "-t", help="The tokenizer of --ids (see count)."),
+    page: int = typer.Option(1, "--page", min=1, help="Page of results (1 = first)."),
+    page_size: int = typer.Option(10, "--page-size", min=1, max=1000, help="Matches per page."),
+    context: int = typer.Option(30, "--context", min=0, help="Units of context on each side."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The documents containing a phrase, with context, page by page."""
+    import dataclasses
+
+    ix = _open_index(index_path, tokenizer)
+    units = ix.encode(phrase, ids=_ids(ids))
+    total, hits = ix.search(units, offset=(page - 1) * page_size, limit=page_size, context=context)
+    pages = -(-total // page_size)
+    if as_json:
+        _dump({"total": total, "page": page, "pages": pages, "hits": [dataclasses.asdict(h) for h in hits]})
+        return
+    console.print(f"{total:,} matches; page {page} of {max(pages, 1)}", highlight=False)
+    for h in hits:
+        left, right = (x.replace("\n", " ") for x in (h.left, h.right))
+        console.print(
+            f"[dim]{h.doc_id}@{h.offset}[/]  …{left}[bold yellow]{h.match}[/]{right}…",
+            highlight=False,
+            markup=True,
+        )
+
+
+COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    ("stats", stats),
+    ("index", index),
+    ("count", count),
+    ("search", search),
+]
 
 
 def register(app: typer.Typer) -> None:
