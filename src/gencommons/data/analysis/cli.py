@@ -227,7 +227,50 @@ def search(
         )
 
 
+def contamination(
+    dataset: str = typer.Argument(..., help="The training dataset (folder, Parquet/JSONL files or a glob)."),
+    evals: list[str] = typer.Argument(..., help="Eval sets: JSONL(.gz) files, one example per line."),
+    fields: str = typer.Option(
+        "question,answer", "--fields", help="Record fields joined into an example's text."
+    ),
+    id_field: str = typer.Option("id", "--id-field", help="Record field with the example id [file:line]."),
+    n: int = typer.Option(13, "--n", min=1, help="Words per n-gram."),
+    threshold: float = typer.Option(
+        0.0, "--threshold", min=0.0, max=1.0, help="Flag examples with more than this share of n-grams found."
+    ),
+    out: str = typer.Option(
+        None, "--out", "-o", help="Folder for contamination.json/.html [DATASET/contamination]."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON record per example (id, flag, ...)."),
+) -> None:
+    """Overlap of evaluation examples with the corpus: per example the n-grams found, the longest
+    matching span and the matching documents; per benchmark the contamination rate."""
+    from gencommons.data.analysis.contamination import check_contamination, render_contamination
+    from gencommons.lineage.atomic import write_bytes_atomic, write_json_atomic
+
+    fs = tuple(f.strip() for f in fields.split(",") if f.strip())
+    with _progress("contamination", "docs") as update:
+        r = check_contamination(
+            dataset, evals, fields=fs, id_field=id_field, n=n, threshold=threshold, progress=update
+        )
+    out = out or _default_out(dataset, "contamination")
+    os.makedirs(out, exist_ok=True)
+    write_json_atomic(os.path.join(out, "contamination.json"), r)
+    write_bytes_atomic(os.path.join(out, "contamination.html"), render_contamination(r).encode("utf-8"))
+    if as_json:
+        for x in r["examples"]:
+            typer.echo(json.dumps(x, ensure_ascii=False))
+    t = Table("benchmark", "examples", "contaminated", "rate", f"< {n} words")
+    for k, v in r["benchmarks"].items():
+        t.add_row(
+            k, f"{v['examples']:,}", f"{v['contaminated']:,}", f"{v['rate']:.1%}", f"{v['too_short']:,}"
+        )
+    err_console.print(t)
+    err_console.print(f"wrote {out}/contamination.json and .html ({r['seconds']:.1f} s)")
+
+
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    ("contamination", contamination),
     ("stats", stats),
     ("index", index),
     ("count", count),
