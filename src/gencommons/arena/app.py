@@ -104,6 +104,7 @@ class Arena:
         self.live = Live()
         self.leaderboard_cache: dict[tuple[str | None, str | None, bool], tuple[float, Any]] = {}
         self.limiter = RateLimiter(cfg.max_actions_per_minute)
+        self.samplers: dict[str, tuple[float, Any]] = {}
         with self.Session() as s:
             store.sync_models(s, [(m.name, m.endpoint, m.model) for m in cfg.models])
             for t in store.unfinished_turns(s):  # a previous server stopped mid-answer
@@ -112,6 +113,43 @@ class Arena:
                         setattr(t, f"state_{side}", "error")
                         setattr(t, f"error_{side}", "The server restarted while answering; retry.")
             s.commit()
+
+    def pick_pair(self, s: Session, active: list[str], language: str | None) -> tuple[str, str]:
+        """The informative sampler of the prompt's language (its votes), refitted from the database at
+        most every ``sampler_refit_s`` seconds and updated after each vote in between."""
+        from gencommons.arena.sampler import InformativeSampler
+
+        key = language or ""
+        state = self.samplers.get(key)
+        if (
+            state is None
+            or time.monotonic() - state[0] > self.cfg.sampler_refit_s
+            or set(active) - set(state[1].models)
+        ):
+            models = sorted({m.name for m in store.list_models(s)})
+            sampler = InformativeSampler(models)
+            votes = store.rating_votes(s, language=language)
+            index = sampler.index
+            history = [
+                (
+                    index[v["model_a"]],
+                    index[v["model_b"]],
+                    {"model_a": 1.0, "model_b": 0.0}.get(str(v["winner"]), 0.5),
+                )
+                for v in votes
+                if v["model_a"] in index and v["model_b"] in index
+            ]
+            if history:
+                sampler.refit(history)
+            state = (time.monotonic(), sampler)
+            self.samplers[key] = state
+        return state[1].pick(self.rng, active)
+
+    def voted(self, battle: Any) -> None:
+        for key in {battle.language or "", ""}:
+            state = self.samplers.get(key)
+            if state is not None and battle.model_a in state[1].index and battle.model_b in state[1].index:
+                state[1].update(battle.model_a, battle.model_b)
 
     def backend(self, name: str) -> Any:
         if name not in self.backends:
@@ -261,7 +299,13 @@ def create_app(
                     turn = store.add_turn(s, battle, prompt, max_turns=cfg.max_turns)
                 else:
                     active = [m.name for m in store.list_models(s, status="active")]
-                    a, b = _choose(mode, active, model_a, model_b, arena.rng)
+                    lang = classify.language(prompt)
+                    pair: tuple[str, str | None]
+                    if mode == "battle" and cfg.sampler == "informative":
+                        pair = arena.pick_pair(s, active, lang)
+                    else:
+                        pair = _choose(mode, active, model_a, model_b, arena.rng)
+                    a, b = pair
                     battle, turn = store.create_battle(
                         s,
                         user_id=user_id,
@@ -270,7 +314,7 @@ def create_app(
                         model_b=b,
                         ip_hash=hashed,
                         prompt=prompt,
-                        language=classify.language(prompt),
+                        language=lang,
                         category=classify.category(prompt),
                     )
                 return battle, turn, store.turns_of(s, battle.id)
@@ -352,6 +396,8 @@ def create_app(
 
         battle, v = await asyncio.to_thread(db_work)
         arena.leaderboard_cache.clear()
+        if battle.mode == "battle":
+            arena.voted(battle)
         return page(
             request, "_reveal.html", battle=battle, vote=v, categories=classify.CATEGORIES, saved=False
         )

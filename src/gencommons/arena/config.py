@@ -18,7 +18,7 @@ Every key and its default is below; unknown keys are errors naming the key.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -56,6 +56,8 @@ class ArenaConfig(BaseModel):
     request_timeout_s: float = Field(120.0, gt=0)
     min_votes: int = Field(30, ge=0)  # below this a model is listed as provisional
     min_votes_per_slice: int = Field(50, ge=0)
+    sampler: Literal["informative", "uniform"] = "informative"  # how battle pairs are chosen (sampler.py)
+    sampler_refit_s: float = Field(60.0, ge=0)
     max_actions_per_minute: int = Field(
         30, ge=0
     )  # battles + votes per user and per IP; 0: no limit  # a language/category board with fewer votes is not ranked
