@@ -84,6 +84,49 @@ def export(
 
 
 @app.command()
+def release(
+    out: str = typer.Argument(..., help="The folder to write (counts Parquet + README + manifest)."),
+    epsilon: float = typer.Option(..., "--epsilon", help="The privacy budget ε (user-level)."),
+    max_votes_per_user: int = typer.Option(
+        50, "--max-votes-per-user", help="Votes kept per user (the sensitivity)."
+    ),
+    languages: str = typer.Option(
+        "en", "--languages", help="Comma-separated languages of the public domain."
+    ),
+    config: str = CONFIG,
+    database: str = DATABASE,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Release per-pair vote counts per language and category with differential privacy."""
+    from gencommons.arena import store
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.db import make_engine, sessions, upgrade
+    from gencommons.arena.release import release as do_release
+
+    cfg = load_arena_config(config, database=database)
+    upgrade(cfg.database)
+    engine = make_engine(cfg.database)
+    try:
+        with sessions(engine)() as s:
+            votes = store.release_votes(s)
+            models = [m.name for m in store.list_models(s)]
+    finally:
+        engine.dispose()
+    m = do_release(
+        votes,
+        out,
+        models=models,
+        languages=[x.strip() for x in languages.split(",") if x.strip()],
+        epsilon=epsilon,
+        max_votes_per_user=max_votes_per_user,
+        overwrite=overwrite,
+    )
+    console.print(
+        f"Released {m['counts']['cells']:,} noisy cells from {m['counts']['votes_in']:,} votes (ε = {epsilon}) -> {out}"
+    )
+
+
+@app.command()
 def review(
     config: str = CONFIG,
     database: str = DATABASE,

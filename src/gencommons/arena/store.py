@@ -322,6 +322,17 @@ def rating_votes(
     return [{"model_a": a, "model_b": b, "winner": w} for a, b, w in s.execute(q).all()]
 
 
+def release_votes(s: Session) -> list[dict[str, Any]]:
+    """Rated votes with their (pseudonymous) user, language and category: the input of a DP release."""
+    q = (
+        select(Vote.user_id, Battle.language, Battle.category, Battle.model_a, Battle.model_b, Vote.winner)
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(Battle.mode == "battle", Vote.excluded.is_(False))
+    )
+    keys = ("user", "language", "category", "model_a", "model_b", "winner")
+    return [dict(zip(keys, row, strict=True)) for row in s.execute(q).all()]
+
+
 def flagged_count(s: Session) -> int:
     return s.scalar(select(func.count()).select_from(Vote).where(Vote.excluded.is_(True))) or 0
 
