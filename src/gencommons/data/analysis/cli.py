@@ -269,7 +269,69 @@ def contamination(
     err_console.print(f"wrote {out}/contamination.json and .html ({r['seconds']:.1f} s)")
 
 
+def card(
+    dataset: str = typer.Argument(..., help="The dataset (a `gencommons data run` output folder)."),
+    out: str = typer.Option(None, "--out", "-o", help="Folder for README.md and croissant.json [DATASET]."),
+    name: str = typer.Option(None, "--name", help="The dataset's name on the card [folder name]."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing README.md / croissant.json."
+    ),
+) -> None:
+    """A Hugging Face dataset card (README.md with YAML metadata) and Croissant JSON-LD metadata, from the
+    manifest, the stats and the contamination report."""
+    from gencommons.data.analysis.card import build_card
+    from gencommons.errors import OutputConflictError
+    from gencommons.lineage.atomic import write_bytes_atomic, write_json_atomic
+
+    out = out or (dataset if os.path.isdir(dataset) else _default_out(dataset, "card"))
+    paths = [os.path.join(out, "README.md"), os.path.join(out, "croissant.json")]
+    if not overwrite and any(os.path.exists(p) for p in paths):
+        raise OutputConflictError(
+            f"{out} already has a README.md or croissant.json; pass --overwrite to replace them."
+        )
+    readme, meta = build_card(dataset, name=name)
+    write_bytes_atomic(paths[0], readme.encode("utf-8"))
+    write_json_atomic(paths[1], meta)
+    err_console.print(f"wrote {paths[0]} and {paths[1]}")
+
+
+def compare(
+    a: str = typer.Argument(..., help="Dataset A (e.g. before a pipeline)."),
+    b: str = typer.Argument(..., help="Dataset B (e.g. after)."),
+    out: str = typer.Option("compare", "--out", "-o", help="Folder for compare.json and compare.html."),
+    tokenizer: str = typer.Option(
+        None, "--tokenizer", "-t", help="A Hugging Face tokenizer folder to count tokens."
+    ),
+    highlight: float = typer.Option(
+        0.1, "--highlight", min=0.0, help="Highlight relative changes above this."
+    ),
+) -> None:
+    """The statistics of two datasets side by side, differences highlighted (compare.json, compare.html)."""
+    from gencommons.data.analysis.compare import compare_stats, render_compare
+    from gencommons.data.analysis.stats import StatsConfig, compute_stats
+    from gencommons.lineage.atomic import write_bytes_atomic, write_json_atomic
+
+    cfg = StatsConfig(tokenizer=tokenizer)
+    stats_ab = []
+    for path in (a, b):
+        with _progress(f"stats {os.path.basename(os.path.normpath(path))}", "docs") as update:
+            stats_ab.append(compute_stats(path, cfg, progress=update))
+    sa, sb = stats_ab
+    diff = compare_stats(sa, sb, highlight=highlight)
+    os.makedirs(out, exist_ok=True)
+    write_json_atomic(os.path.join(out, "compare.json"), {"diff": diff, "a": stats_ab[0], "b": stats_ab[1]})
+    write_bytes_atomic(os.path.join(out, "compare.html"), render_compare(sa, sb, diff).encode("utf-8"))
+    t = Table("", "A", "B", "change")
+    for label, d in diff["overview"].items():
+        ch = d["change"]
+        t.add_row(label, f"{d['a']:,}", f"{d['b']:,}", "—" if ch is None else f"{ch:+.1%}")
+    err_console.print(t)
+    err_console.print(f"wrote {out}/compare.json and {out}/compare.html")
+
+
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    ("compare", compare),
+    ("card", card),
     ("contamination", contamination),
     ("stats", stats),
     ("index", index),
