@@ -31,7 +31,7 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:
                 ip_hash="secret-hash",
                 prompt=f"q{i} <b>é</b>",
             )
-            store.save_answer(s, turn.id, "a", f"answer a{i}", "done")
+            store.save_answer(s, turn.id, "a", f"answer a{i}: write to jane@example.org", "done")
             store.save_answer(s, turn.id, "b", f"answer b{i}", "done")
             store.record_vote(
                 s, battle, ["model_a", "model_b", "tie", "tie (bothbad)"][i], ip_hash="secret-hash"
@@ -41,7 +41,7 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:
 
     m = export_dataset(ArenaConfig(database=url), str(tmp_path / "out"))
     assert m["kind"] == "feedback-export"
-    assert m["counts"] == {
+    assert {k: v for k, v in m["counts"].items() if not k.startswith("pii_")} == {
         "battles": 2,
         "votes_in_database": 3,
         "not_shared": 1,
@@ -49,6 +49,7 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:
         "deleted_users": 1,
         "models": 2,
     }
+    assert m["counts"]["pii_email"] == 2
     from datasets import load_dataset
 
     ds = load_dataset("parquet", data_files=str(tmp_path / "out" / "data" / "*.parquet"), split="train")
@@ -56,7 +57,7 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:
     assert sorted(ds["winner"]) == ["model_a", "model_b"]
     conv = json.loads(ds[0]["conversation_a"])
     assert conv[0] == {"role": "user", "content": "q0 <b>é</b>"}
-    assert conv[1]["role"] == "assistant"
+    assert conv[1] == {"role": "assistant", "content": "answer a0: write to <EMAIL>"}
     raw = (tmp_path / "out" / "data" / "train-00000-of-00001.parquet").read_bytes()
     assert b"secret-hash" not in raw
     assert b"u0" not in raw  # no user ids
@@ -65,4 +66,5 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:
     assert header["license"] == "cc-by-4.0"
     assert header["size_categories"] == ["n<1K"]
     assert "1 voter(s) had deleted their data" in card
+    assert "2 email" in card
     assert "1 further votes exist from voters who did not opt in" in card

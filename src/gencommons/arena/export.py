@@ -76,6 +76,7 @@ def export_dataset(cfg: ArenaConfig, out: str, *, overwrite: bool = False) -> di
     for r in rows:
         r["started_at"] = store.as_utc(r["started_at"])
         r["voted_at"] = store.as_utc(r["voted_at"])
+    pii_counts = _scrub_rows(rows)
     table = pa.Table.from_pylist(rows, schema=schema)
     counts = {
         "battles": len(rows),
@@ -85,6 +86,7 @@ def export_dataset(cfg: ArenaConfig, out: str, *, overwrite: bool = False) -> di
         "deleted_users": deleted,
         "models": len({m for r in rows for m in (r["model_a"], r["model_b"]) if m}),
     }
+    counts |= {f"pii_{k}": v for k, v in pii_counts.items()}
     languages = sorted({r["language"] for r in rows if r["language"]})
     with atomic_dir(out, overwrite=overwrite) as tmp:
         os.makedirs(os.path.join(tmp, "data"))
@@ -107,6 +109,23 @@ def export_dataset(cfg: ArenaConfig, out: str, *, overwrite: bool = False) -> di
         )
         write_manifest(tmp, manifest)
     return manifest
+
+
+def _scrub_rows(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Scrub PII from every message of every exported conversation (in place); the counts per kind."""
+    import json
+
+    from gencommons.arena.scrub import scrub
+
+    convs = [(r, side, json.loads(r[side])) for r in rows for side in ("conversation_a", "conversation_b")]
+    texts = [m["content"] for _, _, conv in convs for m in conv]
+    cleaned, counts = scrub(texts) if texts else ([], {})
+    it = iter(cleaned)
+    for r, side, conv in convs:
+        for m in conv:
+            m["content"] = next(it)
+        r[side] = json.dumps(conv, ensure_ascii=False)
+    return counts
 
 
 def _card(
@@ -161,6 +180,13 @@ def _card(
         ),
         "leaderboard but are not released. Prompts and answers are as typed and generated: they may",
         "contain personal data that voters wrote themselves.",
+        "",
+        "## Personal data removed",
+        "",
+        "Every prompt and answer went through gencommons' PII scrubber (`gencommons.arena.scrub`): "
+        + ", ".join(f"{counts.get('pii_' + k, 0):,} {k}" for k in ("email", "phone", "ip", "address", "name"))
+        + " replaced by placeholders such as `<EMAIL>` and `<NAME>`. Names are found only where the text says "
+        'they are names ("my name is", "Dear", titles); others may remain.',
         "",
         "## Contents",
         "",
