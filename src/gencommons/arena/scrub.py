@@ -113,7 +113,7 @@ def scrub(texts: list[str]) -> tuple[list[str], dict[str, int]]:
     from gencommons.data.steps.pii import PiiParams, pii
 
     table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
-    out, found = pii.apply(table, PiiParams(ip_scope="all"))
+    out, found = pii.apply(table, PiiParams.model_validate({"ip_scope": "all"}))
     counts = {k: int(found.get(k, 0)) for k in ("email", "phone", "ip")} | {"address": 0, "name": 0}
     result = []
     for t in out["text"].to_pylist():
