@@ -30,6 +30,7 @@ from gencommons.arena import classify, store
 from gencommons.arena.config import CONSENT_VERSION, ArenaConfig
 from gencommons.arena.db import make_engine, sessions, upgrade
 from gencommons.arena.live import Live
+from gencommons.arena.moderation import REFUSAL, moderate
 from gencommons.arena.privacy import (
     check_csrf,
     csrf_token,
@@ -290,10 +291,16 @@ def create_app(
         if mode not in ("battle", "side_by_side", "single"):
             raise ArenaError("Unknown mode.")
         hashed = ip_hash(arena.secret, _client_ip(request), rotation_days=cfg.ip_salt_rotation_days)
+        refused = moderate(prompt, cfg.moderation)
 
         def db_work() -> tuple[Any, Any, list[Any]]:
             with arena.Session() as s:
                 user_id = require_user(request, s)
+                if refused:
+                    store.record_refusal(
+                        s, user_id=user_id, stage="prompt", rule=refused, battle_id=battle_id or None
+                    )
+                    raise ArenaError(REFUSAL, 422)
                 if battle_id:
                     battle = store.get_battle(s, battle_id, user_id)
                     turn = store.add_turn(s, battle, prompt, max_turns=cfg.max_turns)
@@ -639,6 +646,11 @@ def _start_generation(
     def save(side: str, text: str, state: str, error: str | None) -> None:
         with arena.Session() as s:
             store.save_answer(s, turn.id, side, text, state, error)
+            flagged = moderate(text, arena.cfg.moderation) if text else None
+            if flagged:
+                store.record_refusal(
+                    s, user_id=battle.user_id, stage="answer", rule=flagged, battle_id=battle.id
+                )
 
     arena.live.start(turn.id, jobs, save)
 

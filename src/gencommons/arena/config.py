@@ -56,6 +56,7 @@ class ArenaConfig(BaseModel):
     request_timeout_s: float = Field(120.0, gt=0)
     min_votes: int = Field(30, ge=0)  # below this a model is listed as provisional
     min_votes_per_slice: int = Field(50, ge=0)
+    moderation: list[str] = Field(default_factory=lambda: ["blocklist"])  # checks run on prompts and answers
     sampler: Literal["informative", "uniform"] = "informative"  # how battle pairs are chosen (sampler.py)
     sampler_refit_s: float = Field(60.0, ge=0)
     max_actions_per_minute: int = Field(

@@ -8,6 +8,7 @@ Tables, all prefixed ``arena_``:
                 the hashed IP, language and category (filled by later steps), open or voted
     turns       each prompt of a battle with both answers, their state (pending, streaming, done, error)
     votes       one per battle: the winner in Chatbot Arena's vocabulary, flags, excluded-from-ratings
+    refusals    moderation: which rule refused a prompt (or flagged an answer), when, for whom — not the text
     deletions   tombstones: which pseudonymous users deleted their data and when
 
 A user's deletion removes their battles, turns and votes (ON DELETE CASCADE) and leaves a tombstone,
@@ -114,6 +115,19 @@ class Vote(Base):
     ip_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     flags: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of vote-quality flags
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # left out of the ratings
+
+
+class Refusal(Base):
+    __tablename__ = "arena_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("arena_users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    battle_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    stage: Mapped[str] = mapped_column(String(16))  # prompt, answer
+    rule: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Deletion(Base):

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gencommons.arena.db import WINNERS, Battle, Deletion, Model, Turn, User, Vote, utcnow
+from gencommons.arena.db import WINNERS, Battle, Deletion, Model, Refusal, Turn, User, Vote, utcnow
 from gencommons.errors import UserError
 
 
@@ -56,6 +56,7 @@ def delete_user(s: Session, user_id: str) -> dict[str, int]:
     if battles:
         s.execute(delete(Turn).where(Turn.battle_id.in_(battles)))
     s.execute(delete(Vote).where(Vote.user_id == user_id))
+    s.execute(delete(Refusal).where(Refusal.user_id == user_id))
     s.execute(delete(Battle).where(Battle.user_id == user_id))
     s.execute(delete(User).where(User.id == user_id))
     if s.get(Deletion, user_id) is None:
@@ -322,6 +323,18 @@ def rating_votes(
     return [{"model_a": a, "model_b": b, "winner": w} for a, b, w in s.execute(q).all()]
 
 
+def record_refusal(
+    s: Session, *, user_id: str | None, stage: str, rule: str, battle_id: str | None = None
+) -> None:
+    s.add(Refusal(user_id=user_id, stage=stage, rule=rule, battle_id=battle_id))
+    s.commit()
+
+
+def refusal_counts(s: Session) -> dict[str, int]:
+    q = select(Refusal.stage, Refusal.rule, func.count()).group_by(Refusal.stage, Refusal.rule)
+    return {f"{stage} · {rule}": n for stage, rule, n in s.execute(q).all()}
+
+
 def release_votes(s: Session) -> list[dict[str, Any]]:
     """Rated votes with their (pseudonymous) user, language and category: the input of a DP release."""
     q = (
@@ -372,6 +385,7 @@ def vote_stats(s: Session) -> dict[str, Any]:
         "battles": s.scalar(select(func.count()).select_from(Battle)) or 0,
         "users": s.scalar(select(func.count()).select_from(User)) or 0,
         "deleted_users": s.scalar(select(func.count()).select_from(Deletion)) or 0,
+        "refusals": refusal_counts(s),
         "by_winner": winners,
         "by_model": dict(sorted(per_model.items())),
     }
