@@ -58,6 +58,8 @@ def top_changed(theta: np.ndarray, top: int, n: int) -> int | None:
     """The model that reaches or passes ``top`` in strengths ``theta`` (NaN: no votes), else None."""
     u = theta[:n]
     if np.isnan(u[top]):
+        if np.isnan(u).all():  # no votes left at all (e.g. the only vote removed): no model on top
+            return None
         return int(np.nanargmax(u))
     others = u.copy()
     others[top] = -np.inf
