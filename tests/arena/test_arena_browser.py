@@ -147,20 +147,22 @@ def test_a_whole_battle_in_chromium(
     page.evaluate(
         """() => { window.seen = {a: [], b: []};
         new MutationObserver(() => { for (const s of ["a", "b"]) { const el = document.getElementById("ans-0-" + s);
-          if (el && window.seen[s].at(-1) !== el.textContent.length) window.seen[s].push(el.textContent.length); } })
+          const vote = document.querySelector(".votebar button");
+          if (el && window.seen[s].at(-1)?.[0] !== el.textContent.length)
+            window.seen[s].push([el.textContent.length, vote ? vote.disabled : null]); } })
         .observe(document.getElementById("battle"), {subtree: true, childList: true, characterData: true}); }"""
     )
     page.get_by_label("Your prompt").fill("What is a Debian package?")
     page.get_by_role("button", name="Send", exact=True).click()
     page.locator("#ans-0-a").wait_for()
-    vote_buttons = page.locator(".votebar button")
-    assert vote_buttons.first.is_disabled()  # no vote before both answers are there
     wait_for_answers(page)
     panes = {s: page.locator(f"#ans-0-{s}").text_content() or "" for s in "ab"}
     scripted_side = "a" if panes["a"].startswith("Answer of bot-v1") else "b"
     assert panes[scripted_side] == "Answer of bot-v1 (turn 1) to: What is a Debian package?."
     seen = page.evaluate("window.seen")[scripted_side]
-    assert len([n for n in seen if n > 0]) >= 3, seen  # it arrived in pieces, not at once
+    partial = [disabled for n, disabled in seen if 0 < n < len(panes[scripted_side])]
+    assert len(partial) >= 2, seen  # it arrived in pieces, not at once
+    assert all(partial), seen  # and no vote before both answers are complete
     # names hidden until the vote
     assert page.locator("#battle h2").all_inner_texts() == ["Model A", "Model B"]
     assert "scripted-bot" not in page.locator("#battle").inner_text()
@@ -261,7 +263,7 @@ def test_leaderboard_after_a_battle(arena_server: tuple[str, ScriptedOpenAI], ne
     page.keyboard.press("1")
     page.locator("#reveal").wait_for()
     names = [page.locator(".model-a").inner_text(), page.locator(".model-b").inner_text()]
-    page.locator("#reveal").get_by_role("link", name="Leaderboard").click()
+    page.locator("#vote").get_by_role("link", name="Leaderboard").click()
     page.get_by_role("heading", name="Leaderboard").wait_for()
     rows = page.locator("table tbody tr").all_inner_texts()
     assert any(names[0] in r for r in rows), rows  # the winner is listed, with its vote
