@@ -84,6 +84,33 @@ def export(
 
 
 @app.command()
+def prompts(
+    out: str = typer.Argument(
+        ..., help="The folder to write (<language>/<category>.jsonl + README + manifest)."
+    ),
+    since: str = typer.Option(
+        None, "--since", help="Only prompts first asked on or after this date (YYYY-MM-DD)."
+    ),
+    config: str = CONFIG,
+    database: str = DATABASE,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Export shared prompts as dated, de-duplicated evaluation sets per language and category."""
+    import datetime as dt
+
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.prompts import export_prompts
+    from gencommons.errors import UserError
+
+    try:
+        day = dt.date.fromisoformat(since) if since else None
+    except ValueError as e:
+        raise UserError(f"--since {since!r}: expected a date like 2026-11-28.") from e
+    m = export_prompts(load_arena_config(config, database=database), out, since=day, overwrite=overwrite)
+    console.print(f"Exported {m['counts']['prompts']:,} prompts in {m['counts']['sets']} set(s) -> {out}")
+
+
+@app.command()
 def release(
     out: str = typer.Argument(..., help="The folder to write (counts Parquet + README + manifest)."),
     epsilon: float = typer.Option(..., "--epsilon", help="The privacy budget ε (user-level)."),
