@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from sqlalchemy.orm import Session
 
-from gencommons.arena import classify, store
+from gencommons.arena import classify, i18n, store
 from gencommons.arena.config import CONSENT_VERSION, ArenaConfig
 from gencommons.arena.db import make_engine, sessions, upgrade
 from gencommons.arena.live import Live
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 HERE = os.path.dirname(__file__)
 SESSION_COOKIE = "arena_session"
 ADMIN_COOKIE = "arena_admin"
+LANG_COOKIE = "arena_lang"
 MAX_BODY = 64 * 1024  # bytes per request; prompts are limited further by max_prompt_chars
 VOTE_LABELS = {
     "model_a": "A is better",
@@ -218,10 +219,14 @@ def create_app(
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         user_id = _user_id(arena, request)
+        lang = i18n.negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
         return templates.TemplateResponse(
             request,
             name,
             {
+                "_": i18n.translator(lang),
+                "lang": lang,
+                "languages": i18n.LANGUAGES,
                 "title": cfg.title,
                 "csrf": csrf_token(arena.secret, user_id or "anonymous"),
                 "user_id": user_id,
@@ -522,6 +527,21 @@ def create_app(
             else:
                 raise ArenaError("Unknown action.")
         return RedirectResponse("/admin", status_code=303)
+
+    @app.get("/lang")
+    def switch_language(request: Request, code: str = "en") -> Response:
+        """The language switch: remembered in a cookie; back to the page it came from (same site only)."""
+        if code not in i18n.LANGUAGES:
+            raise ArenaError(f"No interface in {code!r}; available: {', '.join(i18n.LANGUAGES)}.", 404)
+        from urllib.parse import urlsplit
+
+        back = urlsplit(request.headers.get("referer") or "/")
+        path = (back.path or "/") + (f"?{back.query}" if back.query else "")
+        response = RedirectResponse(
+            path if path.startswith("/") and not path.startswith("//") else "/", status_code=303
+        )
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        return response
 
     @app.get("/health")
     def health() -> dict[str, str]:
