@@ -445,7 +445,18 @@ def create_app(
         )
 
     @app.get("/leaderboard.json")
-    def leaderboard_json(language: str = "", category: str = "", flagged: str = "") -> Response:
+    def leaderboard_json(
+        language: str = "", category: str = "", flagged: str = "", source: str = ""
+    ) -> Response:
+        if source == "thumbs":  # pairwise evidence from thumbs in single chats: its own board
+            from gencommons.arena.board import leaderboard_table
+            from gencommons.arena.incentives import thumbs_votes
+
+            with arena.Session() as s:
+                votes = thumbs_votes(s)
+            return JSONResponse(
+                leaderboard_table(votes, min_votes=cfg.min_votes, rounds=cfg.bootstrap_rounds)
+            )
         board = _leaderboard(
             arena, language=language or None, category=category or None, include_flagged=flagged == "include"
         )
@@ -453,10 +464,43 @@ def create_app(
 
     @app.get("/me", response_class=HTMLResponse)
     def me(request: Request) -> Response:
+        from gencommons.arena.incentives import voter_summary
+
         with arena.Session() as s:
             user_id = require_user(request, s)
             data = store.user_data(s, user_id)
-        return page(request, "me.html", data=data)
+            summary = voter_summary(s, user_id)
+            user = store.get_user(s, user_id)
+        return page(
+            request, "me.html", data=data, summary=summary, display_name=user.display_name if user else None
+        )
+
+    @app.post("/me/name")
+    def my_name(request: Request, csrf: str = Form(""), name: str = Form("")) -> Response:
+        from gencommons.arena.incentives import set_display_name
+
+        require_csrf(request, csrf)
+        with arena.Session() as s:
+            set_display_name(s, require_user(request, s), name)
+        return RedirectResponse("/contributors", status_code=303)
+
+    @app.get("/contributors", response_class=HTMLResponse)
+    def contributors_page(request: Request) -> Response:
+        from gencommons.arena.incentives import contributors
+
+        with arena.Session() as s:
+            board = contributors(s)
+        return page(request, "contributors.html", board=board)
+
+    @app.post("/battle/{battle_id}/thumbs", response_class=HTMLResponse)
+    def thumbs(request: Request, battle_id: str, csrf: str = Form(""), value: int = Form(0)) -> Response:
+        from gencommons.arena.incentives import set_thumbs
+
+        require_csrf(request, csrf)
+        with arena.Session() as s:
+            battle = store.get_battle(s, battle_id, require_user(request, s))
+            set_thumbs(s, battle, value)
+        return HTMLResponse('<span role="status">' + ("👍" if value > 0 else "👎") + "</span>")
 
     @app.get("/me/data.json")
     def my_data(request: Request) -> Response:

@@ -59,6 +59,7 @@ class User(Base):
     consent_version: Mapped[str] = mapped_column(String(32))
     share_prompts: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(40), nullable=True)  # opt-in contributors' board
 
 
 class Model(Base):
@@ -102,6 +103,7 @@ class Turn(Base):
     error_b: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    thumbs_a: Mapped[int | None] = mapped_column(Integer, nullable=True)  # single chat: +1 / -1 on the answer
 
 
 class Vote(Base):
