@@ -91,8 +91,6 @@ def test_summary_board_and_thumbs(app) -> None:  # type: ignore[no-untyped-def]
         assert thumbs_votes(s) == [
             {"model_a": "m1", "model_b": "m2", "winner": "model_a"},
             {"model_a": "m3", "model_b": "m1", "winner": "tie"},
-            {"model_a": "m1", "model_b": "m2", "winner": "model_a"},
-            {"model_a": "m3", "model_b": "m1", "winner": "tie"},
         ]
         battle, _ = store.create_battle(
             s, user_id="me", mode="battle", model_a="m1", model_b="m2", ip_hash=None, prompt="q"
