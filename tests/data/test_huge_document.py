@@ -30,10 +30,18 @@ def test_fifty_megabyte_document_through_every_step(tmp_path: Path) -> None:
             orjson.dumps({"id": "small", "text": "A short normal document about the sea and the sky."})
             + b"\n"
         )
+    evals = tmp_path / "eval.jsonl"  # decontaminate needs an eval set: one question from the big text
+    evals.write_text(orjson.dumps({"question": parts[1000].strip()}).decode() + "\n")
+    needs = {"decontaminate": {"evals": [str(evals)], "fields": ["question"], "n": 8}}
     chosen = [n for n in steps.names() if n not in ("url_blocklist", "language")]
+
+    def spec(n: str) -> object:
+        params = needs.get(n, {}) | ({"mode": "annotate"} if steps[n].kind == "filter" else {})
+        return {n: params} if params else n
+
     cfg = {
         "input": {"path": str(src)},
-        "steps": [{n: {"mode": "annotate"}} if steps[n].kind == "filter" else n for n in chosen],
+        "steps": [spec(n) for n in chosen],
         "output": {"path": str(tmp_path / "out")},
         "executor": {"workers": 1},
     }
