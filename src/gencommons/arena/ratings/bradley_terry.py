@@ -194,8 +194,14 @@ def _newton(battles: Battles, theta: np.ndarray, present: np.ndarray, max_iter: 
         step = solve_gauged(hessian(battles, theta), -g, present)
         decrement = -float(g @ step)  # Newton decrement²: twice the predicted decrease of the loss
         t = 1.0
-        while t > 1e-8 and _loss(battles, theta + t * step) > loss - 1e-4 * t * decrement:
-            t /= 2  # backtracking (Armijo): far from the optimum a full step can overshoot
+        # backtracking (Armijo): far from the optimum a full step can overshoot; near it the loss
+        # changes by less than its rounding error, so the full (quadratically converging) step is taken
+        while (
+            decrement > 1e-10 * max(loss, 1.0)
+            and t > 1e-8
+            and _loss(battles, theta + t * step) > loss - 1e-4 * t * decrement
+        ):
+            t /= 2
         theta = theta + t * step
         # stop when the next step would move nothing measurable, or gain nothing (a model without
         # losses drifts up forever, gaining less and less)
