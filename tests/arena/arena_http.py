@@ -3,8 +3,10 @@ the answer stream."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,50 @@ class ArenaBackends:
         if behaviour == "down":
             return {"name": name, "endpoint": self.down, "model": "nothing"}
         return {"name": name, "endpoint": self.scripted.endpoint(behaviour), "model": f"scripted-{behaviour}"}
+
+
+@contextlib.contextmanager
+def arena_process(folder: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> Iterator[str]:
+    """The real ``gencommons arena serve`` on a free port with ``config`` (written to ``folder/arena.yaml``),
+    until the block ends; yields its base URL once ``/health`` answers."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import pytest
+    import yaml
+    from pg_cluster import free_port
+
+    (folder / "arena.yaml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    exe = Path(sys.executable).parent / "gencommons"
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(exe), "arena", "serve", "--config", "arena.yaml", "--port", str(port)],
+        cwd=folder,
+        env=os.environ | (env or {}),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gencommons arena serve did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -7,19 +7,12 @@ stay text."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
-from arena_http import ArenaBackends
-from pg_cluster import free_port
+from arena_http import ArenaBackends, arena_process
 from scripted_openai import HOSTILE, ScriptedOpenAI
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,38 +44,10 @@ def arena_server(
         "leaderboard_cache_s": 0,
         "secret_file": str(folder / "secret"),
     }
-    (folder / "arena.yaml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    exe = Path(sys.executable).parent / "gencommons"
-    env = os.environ | {"GENCOMMONS_ARENA_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(exe), "arena", "serve", "--config", "arena.yaml", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gencommons arena serve did not start:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.1)
-        yield url, scripted
+        with arena_process(folder, config, {"GENCOMMONS_ARENA_ADMIN_PASSWORD": ADMIN_PASSWORD}) as url:
+            yield url, scripted
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         scripted.stop()
 
 

@@ -3,18 +3,12 @@ Russian (a non-Latin script), vote in each, and see the per-language leaderboard
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
-from pg_cluster import free_port
+from arena_http import arena_process
 from scripted_openai import ScriptedOpenAI
 from test_arena_browser import browser, new_page, watch  # noqa: F401 - shared fixtures
 
@@ -40,40 +34,10 @@ def arena_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "leaderboard_cache_s": 0,
         "secret_file": str(folder / "secret"),
     }
-    (folder / "arena.yaml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gencommons"),
-            "arena",
-            "serve",
-            "--config",
-            "arena.yaml",
-            "--port",
-            str(port),
-        ],
-        cwd=folder,
-        env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the arena did not start:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.1)
-        yield url
+        with arena_process(folder, config) as url:
+            yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         scripted.stop()
 
 

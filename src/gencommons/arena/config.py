@@ -83,20 +83,12 @@ class ArenaConfig(BaseModel):
 
 def load_arena_config(path: str | None, **overrides: Any) -> ArenaConfig:
     """Read the YAML (relative model folders are relative to it), apply overrides, validate."""
-    import yaml
+    from gencommons.yamlfile import read_mapping
 
     raw: dict[str, Any] = {}
     base = os.getcwd()
     if path:
-        if not os.path.exists(path):
-            raise ConfigError(f"{path}: no such arena config.")
-        with open(path, encoding="utf-8") as fh:
-            try:
-                raw = yaml.safe_load(fh) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{path}: not valid YAML ({e}).") from e
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of keys to values.")
+        raw = read_mapping(path, what="arena config")
         base = os.path.dirname(os.path.abspath(path))
     raw.update({k: v for k, v in overrides.items() if v is not None})
     if "database" not in overrides or overrides["database"] is None:

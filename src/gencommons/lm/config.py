@@ -62,17 +62,9 @@ class TrainConfig(BaseModel):
 
 def load_config(path: str, **overrides: Any) -> TrainConfig:
     """Read a YAML config; relative paths in it are relative to the YAML file's folder."""
-    import yaml
+    from gencommons.yamlfile import read_mapping
 
-    if not os.path.exists(path):
-        raise ConfigError(f"{path}: no such config file.")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            raw = yaml.safe_load(fh) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e}).") from e
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values.")
+    raw = read_mapping(path, what="training config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     base = os.path.dirname(os.path.abspath(path))
     for key in ("data", "out", "tokenizer"):
