@@ -103,3 +103,21 @@ def test_models_admin(s) -> None:  # type: ignore[no-untyped-def]
         store.set_model_status(s, "m1", "deleted")
     store.sync_models(s, [("m1", "http://changed", None)])  # the config does not undo the admin
     assert store.list_models(s, status="paused")[0].endpoint == "http://x"
+
+
+def test_nul_characters_are_stored_on_every_database(arena_database: str) -> None:
+    """PostgreSQL refuses NUL in text; a model (or a user) can send one: it is stored as U+FFFD."""
+    upgrade(arena_database)
+    engine = make_engine(arena_database)
+    try:
+        with sessions(engine)() as s:
+            store.create_user(s, "u", consent_version="1", share_prompts=True)
+            battle, turn = store.create_battle(
+                s, user_id="u", mode="battle", model_a="m1", model_b="m2", ip_hash=None, prompt="a\x00b"
+            )
+            store.save_answer(s, turn.id, "a", "x\x00y", "done")
+            store.save_answer(s, turn.id, "b", "", "error", "bad\x00bytes")
+            t = store.turns_of(s, battle.id)[0]
+            assert (t.prompt, t.answer_a, t.error_b) == ("a\ufffdb", "x\ufffdy", "bad\ufffdbytes")
+    finally:
+        engine.dispose()

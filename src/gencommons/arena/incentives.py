@@ -75,7 +75,7 @@ def contributors(s: Session, *, limit: int = 50) -> list[tuple[str, int]]:
 
 
 def set_display_name(s: Session, user_id: str, name: str) -> None:
-    name = re.sub(r"\s+", " ", name).strip()
+    name = store.storable(re.sub(r"\s+", " ", name).strip())
     if len(name) > 40:
         raise store.ArenaError("A public name has at most 40 characters.")
     user = s.get(User, user_id)

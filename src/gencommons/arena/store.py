@@ -28,6 +28,12 @@ class ArenaError(UserError):
         self.status = status
 
 
+def storable(text: str) -> str:
+    """``text`` as every database can hold it: PostgreSQL refuses NUL characters in text, and models
+    (a tiny random one, or any one answering garbage) and users can produce them."""
+    return text.replace("\x00", "\ufffd")
+
+
 # -- users ------------------------------------------------------------------------------------------
 
 
@@ -168,7 +174,7 @@ def create_battle(
         language=language,
         category=category,
     )
-    turn = Turn(battle_id=battle.id, idx=0, prompt=prompt, answer_a="", answer_b="")
+    turn = Turn(battle_id=battle.id, idx=0, prompt=storable(prompt), answer_a="", answer_b="")
     if model_b is None:
         turn.state_b = "done"
     s.add_all([battle, turn])
@@ -196,7 +202,7 @@ def add_turn(s: Session, battle: Battle, prompt: str, *, max_turns: int) -> Turn
     last = turns[-1]
     if not _answered(last, battle):
         raise ArenaError("Wait until both answers are complete before asking more.", 409)
-    turn = Turn(battle_id=battle.id, idx=last.idx + 1, prompt=prompt, answer_a="", answer_b="")
+    turn = Turn(battle_id=battle.id, idx=last.idx + 1, prompt=storable(prompt), answer_a="", answer_b="")
     if battle.model_b is None:
         turn.state_b = "done"
     s.add(turn)
@@ -212,9 +218,9 @@ def save_answer(s: Session, turn_id: int, side: str, text: str, state: str, erro
     turn = s.get(Turn, turn_id)
     if turn is None:  # the user deleted their data meanwhile
         return
-    setattr(turn, f"answer_{side}", text)
+    setattr(turn, f"answer_{side}", storable(text))
     setattr(turn, f"state_{side}", state)
-    setattr(turn, f"error_{side}", error)
+    setattr(turn, f"error_{side}", storable(error) if error else error)
     if turn.state_a in ("done", "error") and turn.state_b in ("done", "error"):
         turn.finished_at = utcnow()
     s.commit()
