@@ -57,7 +57,9 @@ class TrainConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
     threads: int | None = Field(None, ge=1)  # torch intra-op threads on CPU; default: all cores
-    compile: bool = False  # torch.compile the model
+    # torch.compile: "loss" (default) the cross-entropy only (~3 s to compile, ~1.9x tokens/s for small
+    # models), true the model too, false nothing
+    compile: bool | Literal["loss"] = "loss"
 
 
 def load_config(path: str, **overrides: Any) -> TrainConfig:
