@@ -4,8 +4,10 @@
 
 TOOL is one of
   gencommons            `gencommons lm train` as configured by default (precision auto: bf16 on a CPU
-                        with native bf16, with eager attention; fp32 elsewhere)
-  gencommons-fp32       the same loop in fp32
+                        with native bf16, with eager attention; fp32 elsewhere; `compile: loss`, the
+                        cross-entropy compiled)
+  gencommons-eager      the same without compiling anything (`compile: false`)
+  gencommons-fp32       the default loop in fp32
   gencommons-compile    precision auto plus `compile: true` (torch.compile; its compile time is in the
                         first steps, which are not timed, and in the CPU seconds)
   trainer               a plain transformers.Trainer: default settings (fp32, sdpa attention)
@@ -57,7 +59,13 @@ def main() -> None:
     if tool.startswith("gencommons"):
         precision = "fp32" if tool == "gencommons-fp32" else precision
         times, loss = run_gencommons(
-            packed, preset, steps_n, batch_n, out, precision, compile_=tool.endswith("compile")
+            packed,
+            preset,
+            steps_n,
+            batch_n,
+            out,
+            precision,
+            compile_={"gencommons-compile": True, "gencommons-eager": False}.get(tool, "loss"),
         )
     else:
         precision = "bf16" if "bf16" in tool else "fp32"
@@ -87,7 +95,7 @@ def main() -> None:
 
 
 def run_gencommons(
-    packed: str, preset: str, steps: int, batch: int, out: str, precision: str, *, compile_: bool
+    packed: str, preset: str, steps: int, batch: int, out: str, precision: str, *, compile_: bool | str
 ) -> tuple[list[float], float]:
     from gencommons.lm.config import parse_config
     from gencommons.lm.train import read_log, train

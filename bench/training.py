@@ -45,6 +45,8 @@ TOOLS = (
 PAIRS = (  # (gencommons run, Trainer run) compared in the ratio table
     ("gencommons", "trainer"),
     ("gencommons", "trainer-bf16"),
+    ("gencommons-eager", "trainer"),
+    ("gencommons", "trainer-bf16-compile"),
     ("gencommons-fp32", "trainer"),
     ("gencommons-compile", "trainer-bf16-compile"),
     ("gencommons-compile", "trainer"),
