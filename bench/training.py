@@ -36,6 +36,7 @@ SHARED = ROOT.parent / "shared" / "data" / "text"
 PY = sys.executable
 TOOLS = (
     "gencommons",
+    "gencommons-eager",
     "gencommons-compile",
     "gencommons-fp32",
     "trainer",
