@@ -35,6 +35,13 @@ def arena_config(tmp_path: Path, database: str, models: list[dict[str, Any]], **
     return ArenaConfig.model_validate(values | extra)
 
 
+def offline_config(tmp_path: Path, names: tuple[str, ...] = ("m1", "m2"), **extra: Any) -> ArenaConfig:
+    """A test config over SQLite in tmp_path whose models are never called (an unreachable endpoint):
+    for tests that fill the database themselves or stop before any model answers."""
+    models = [{"name": n, "endpoint": "http://127.0.0.1:9/v1"} for n in names]
+    return arena_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", models, **extra)
+
+
 def csrf_of(html: str) -> str:
     m = CSRF_RE.search(html)
     assert m, f"no csrf field in {html[:300]!r}"

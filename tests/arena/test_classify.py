@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
+from arena_http import offline_config
 from fastapi.testclient import TestClient
 
 from gencommons.arena import store
 from gencommons.arena.app import create_app
 from gencommons.arena.classify import category, language
-from gencommons.arena.config import ArenaConfig
 
 
 @pytest.mark.parametrize(
@@ -49,16 +49,7 @@ def test_language(prompt: str, lang: str | None) -> None:
 
 
 def test_boards_per_language_say_when_votes_are_too_few(tmp_path: Path) -> None:
-    cfg = ArenaConfig(
-        database=f"sqlite:///{tmp_path / 'a.db'}",
-        secret_file=str(tmp_path / "secret"),
-        models=[
-            {"name": "m1", "endpoint": "http://127.0.0.1:9/v1"},
-            {"name": "m2", "endpoint": "http://127.0.0.1:9/v1"},
-        ],
-        min_votes_per_slice=40,
-        bootstrap_rounds=10,
-    )
+    cfg = offline_config(tmp_path, min_votes_per_slice=40, bootstrap_rounds=10)
     app = create_app(cfg)
     arena = app.state.arena
     rng = random.Random(0)

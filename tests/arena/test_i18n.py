@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from arena_http import offline_config
 from fastapi.testclient import TestClient
 
 from gencommons.arena.app import create_app
-from gencommons.arena.config import ArenaConfig
 from gencommons.arena.i18n import LANGUAGES, LOCALE_DIR, catalog, negotiate, translator
 
 TEMPLATES = Path(LOCALE_DIR).parent / "templates"
@@ -41,14 +41,7 @@ def test_negotiation() -> None:
 
 
 def test_pages_follow_the_browser_and_the_switch(tmp_path: Path) -> None:
-    cfg = ArenaConfig(
-        database=f"sqlite:///{tmp_path / 'a.db'}",
-        secret_file=str(tmp_path / "secret"),
-        models=[
-            {"name": "m1", "endpoint": "http://127.0.0.1:9/v1"},
-            {"name": "m2", "endpoint": "http://127.0.0.1:9/v1"},
-        ],
-    )
+    cfg = offline_config(tmp_path)
     with TestClient(create_app(cfg)) as c:
         assert "Avant de commencer" in c.get("/", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
         assert "Прежде чем начать" in c.get("/", headers={"Accept-Language": "ru"}).text

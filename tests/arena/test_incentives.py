@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
+from arena_http import consent, csrf_of, offline_config
 from fastapi.testclient import TestClient
 
 from gencommons.arena import store
 from gencommons.arena.app import create_app
-from gencommons.arena.config import ArenaConfig
 from gencommons.arena.incentives import (
     contributors,
     set_display_name,
@@ -34,11 +33,7 @@ def test_streak() -> None:
 
 @pytest.fixture
 def app(tmp_path: Path):  # type: ignore[no-untyped-def]
-    cfg = ArenaConfig(
-        database=f"sqlite:///{tmp_path / 'a.db'}",
-        secret_file=str(tmp_path / "secret"),
-        models=[{"name": n, "endpoint": "http://127.0.0.1:9/v1"} for n in ("m1", "m2", "m3")],
-    )
+    cfg = offline_config(tmp_path, ("m1", "m2", "m3"))
     return create_app(cfg)
 
 
@@ -101,10 +96,9 @@ def test_summary_board_and_thumbs(app) -> None:  # type: ignore[no-untyped-def]
 
 def test_pages(app) -> None:  # type: ignore[no-untyped-def]
     with TestClient(app) as c:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
-        c.post("/consent", data={"csrf": csrf, "agree": "yes"})
+        consent(c, share=False)
         page = c.get("/me").text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        csrf = csrf_of(page)
         assert "0 vote(s)" in page
         r = c.post("/me/name", data={"csrf": csrf, "name": "<b>Grace</b>"})
         assert r.status_code == 200

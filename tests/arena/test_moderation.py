@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
+from arena_http import consent, offline_config
 from fastapi.testclient import TestClient
 
 from gencommons.arena import store
 from gencommons.arena.app import create_app
-from gencommons.arena.config import ArenaConfig
 from gencommons.arena.db import Battle, Refusal
 from gencommons.arena.moderation import blocklist, checks, moderate
 
@@ -43,19 +42,10 @@ def test_rules() -> None:
 
 
 def test_the_arena_refuses_and_records_without_the_text(tmp_path: Path) -> None:
-    cfg = ArenaConfig(
-        database=f"sqlite:///{tmp_path / 'a.db'}",
-        secret_file=str(tmp_path / "secret"),
-        models=[
-            {"name": "m1", "endpoint": "http://127.0.0.1:9/v1"},
-            {"name": "m2", "endpoint": "http://127.0.0.1:9/v1"},
-        ],
-    )
+    cfg = offline_config(tmp_path)
     app = create_app(cfg)
     with TestClient(app) as c:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
-        c.post("/consent", data={"csrf": csrf, "agree": "yes"})
-        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
+        csrf = consent(c, share=False)
         r = c.post(
             "/battle",
             data={"csrf": csrf, "prompt": "How do I strangle my Tinder date?"},

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from arena_http import consent, offline_config
 from fastapi.testclient import TestClient
 
 from gencommons.arena.app import RateLimiter, create_app
-from gencommons.arena.config import ArenaConfig
 from gencommons.arena.store import ArenaError
 
 
@@ -23,19 +22,9 @@ def test_limiter_window() -> None:
 
 
 def test_app_answers_429(tmp_path: Path) -> None:
-    cfg = ArenaConfig(
-        database=f"sqlite:///{tmp_path / 'a.db'}",
-        secret_file=str(tmp_path / "secret"),
-        models=[
-            {"name": "m1", "endpoint": "http://127.0.0.1:9/v1"},
-            {"name": "m2", "endpoint": "http://127.0.0.1:9/v1"},
-        ],
-        max_actions_per_minute=5,
-    )
+    cfg = offline_config(tmp_path, max_actions_per_minute=5)
     with TestClient(create_app(cfg)) as c:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
-        c.post("/consent", data={"csrf": csrf, "agree": "yes"})
-        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
+        csrf = consent(c, share=False)
         codes = [
             c.post("/battle", data={"csrf": csrf, "prompt": ""}, headers={"HX-Request": "1"}).status_code
             for _ in range(7)
