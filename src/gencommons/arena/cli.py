@@ -37,11 +37,12 @@ def serve(
 
     from gencommons.arena.app import create_app
     from gencommons.arena.config import load_arena_config
+    from gencommons.arena.db import safe_url
 
     cfg = load_arena_config(config, database=database)
     web = create_app(cfg, migrate=not no_migrate)
     console.print(
-        f"Arena '{cfg.title}' at http://{host}:{port}/ · database {_safe_url(cfg.database)} · {len(cfg.models)} model(s) in the config"
+        f"Arena '{cfg.title}' at http://{host}:{port}/ · database {safe_url(cfg.database)} · {len(cfg.models)} model(s) in the config"
     )
     uvicorn.run(web, host=host, port=port, log_level="info")
 
@@ -54,14 +55,12 @@ def db_upgrade(
 ) -> None:
     """Apply the schema migrations (idempotent)."""
     from gencommons.arena.config import load_arena_config
-    from gencommons.arena.db import current_revision, upgrade
+    from gencommons.arena.db import current_revision, safe_url, upgrade
 
     cfg = load_arena_config(config, database=database)
     before = current_revision(cfg.database)
     upgrade(cfg.database, revision)
-    console.print(
-        f"{_safe_url(cfg.database)}: schema {before or 'empty'} -> {current_revision(cfg.database)}"
-    )
+    console.print(f"{safe_url(cfg.database)}: schema {before or 'empty'} -> {current_revision(cfg.database)}")
 
 
 @app.command()
@@ -192,16 +191,6 @@ def review(
                 ", ".join(r["flags"]),
             )
     console.print(t)
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
-        return "<database>"
 
 
 def _mount_ratings() -> None:

@@ -165,6 +165,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def safe_url(url: str) -> str:
+    """``url`` without its password (for messages and manifests)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display: an unparsable URL is named generically
+        return "<database>"
+
+
 def sessions(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
 

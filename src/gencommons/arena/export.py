@@ -36,7 +36,7 @@ def export_dataset(cfg: ArenaConfig, out: str, *, overwrite: bool = False) -> di
     from sqlalchemy import func, select
 
     from gencommons.arena import store
-    from gencommons.arena.db import Battle, Deletion, User, Vote, make_engine, sessions, upgrade
+    from gencommons.arena.db import Battle, Deletion, User, Vote, make_engine, safe_url, sessions, upgrade
     from gencommons.lineage.atomic import atomic_dir
     from gencommons.lineage.hashing import content_id, file_sha256
     from gencommons.lineage.manifest import new_manifest, write_manifest
@@ -101,7 +101,7 @@ def export_dataset(cfg: ArenaConfig, out: str, *, overwrite: bool = False) -> di
         manifest = new_manifest(
             "feedback-export",
             content_id=content_id(files),
-            inputs=[{"database": _safe(cfg.database)}],
+            inputs=[{"database": safe_url(cfg.database)}],
             config={"consent_version": CONSENT_VERSION, "license": LICENSE},
             counts=counts,
             licenses={"output": LICENSE},
@@ -201,9 +201,3 @@ def _card(
         "",
     ]
     return "\n".join(lines)
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
