@@ -43,6 +43,12 @@ def set_progress(callback: Callable[[int], None] | None) -> None:
     _progress = callback
 
 
+def report_docs(n: int) -> None:
+    """Tell the executor's progress bar that ``n`` more documents were read (where it listens)."""
+    if _progress is not None:
+        _progress(n)
+
+
 @dataclass(frozen=True)
 class InputFile:
     path: str

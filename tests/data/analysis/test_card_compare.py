@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -43,8 +44,17 @@ def test_card_from_manifest(dataset_dir: Path) -> None:
 
 def test_card_without_manifest(dataset_dir: Path, tmp_path: Path) -> None:
     t = pq.read_table(dataset_dir / "data").select(["id", "text"])
-    pq.write_table(t, tmp_path / "x.parquet")
+    copies = t.slice(0, 3)  # the same texts again, one with other spacing
+    copies = copies.set_column(
+        1,
+        "text",
+        [[" " + copies["text"][0].as_py().replace(" ", "\t ") + "  ", *copies["text"].to_pylist()[1:]]],
+    )
+    pq.write_table(pa.concat_tables([t, copies]), tmp_path / "x.parquet")
     readme, meta = build_card(str(tmp_path))
+    norm = [" ".join(x.lower().split()) for x in t["text"].to_pylist()]
+    assert f"{len(norm) - len(set(norm)) + 3:,} documents (" in readme
+    assert "repeat the text of an earlier one" in readme
     h = _header(readme)
     assert h["license"] == "unknown"
     assert h["source_datasets"] == ["unknown"]

@@ -56,6 +56,8 @@ def test_matches_brute_force(dataset_dir: Path, records: list[dict], tmp_path: P
     texts = pl.read_parquet(dataset_dir / "data")["text"].to_list()
     ids = pl.read_parquet(dataset_dir / "data")["id"].to_list()
     corpus = set().union(*(_grams(_words(t), n) for t in texts))
+    lines = [" " + " ".join(_words(t)) + " " for t in texts]
+    joined = "\n".join(lines)
     got = {x["id"]: x for x in r["examples"]}
     flagged = 0
     for e in evals:
@@ -73,11 +75,17 @@ def test_matches_brute_force(dataset_dir: Path, records: list[dict], tmp_path: P
         docs = [i for i, t in zip(ids, texts, strict=True) if _grams(_words(t), n) & grams]
         assert x["matching_documents"] == len(docs)
         assert x["document_ids"] == docs[:10]
-        # longest run of words whose n-grams are all in the corpus
-        ok = [tuple(words[i : i + n]) in corpus for i in range(len(words) - n + 1)]
-        best = max((len(m) for m in "".join("1" if o else "0" for o in ok).split("0")), default=0)
-        assert x["longest_span_words"] == (best + n - 1 if best else 0)
-        assert len(x["longest_span"].split()) == x["longest_span_words"]
+        # the longest span of >= n words found verbatim in one document, and the first such document
+        best, span = 0, ""
+        for i in range(len(words)):
+            size = max(n, best + 1)
+            while i + size <= len(words) and f" {' '.join(words[i : i + size])} " in joined:
+                best, span = size, " ".join(words[i : i + size])
+                size += 1
+        assert x["longest_span_words"] == best
+        assert x["longest_span"] == span
+        where = [i for i, line in zip(ids, lines, strict=True) if span and f" {span} " in line]
+        assert x["longest_span_document"] == (where[0] if span else None)
     b = r["benchmarks"]["qa"]
     assert b["examples"] == 40
     assert b["contaminated"] == flagged
@@ -85,6 +93,27 @@ def test_matches_brute_force(dataset_dir: Path, records: list[dict], tmp_path: P
     assert flagged >= 10  # the verbatim copies
     html = render_contamination(r)
     assert "<h2>Benchmarks</h2>" in html
+
+
+def test_longest_span_is_verbatim_in_one_document(tmp_path: Path) -> None:
+    """Two documents overlap in the example: every 8-gram occurs somewhere, but no document holds more
+    than 26 of its 40 words in a row (a run of found n-grams would say 40)."""
+    words = [f"w{k}" for k in range(40)]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    docs = ["intro " + " ".join(words[:25]) + " outro", "start " + " ".join(words[14:]) + " end"]
+    pq.write_table(pa.table({"id": ["a", "b"], "text": docs}), tmp_path / "c.parquet")
+    (tmp_path / "ev.jsonl").write_text(
+        json.dumps({"id": "q", "question": " ".join(words), "answer": ""}) + "\n"
+    )
+    r = check_contamination(str(tmp_path / "c.parquet"), [str(tmp_path / "ev.jsonl")], n=8)
+    (x,) = r["examples"]
+    assert x["fraction"] == 1.0
+    assert x["longest_span_words"] == 26
+    assert x["longest_span"] == " ".join(words[14:])
+    assert x["longest_span_document"] == "b"
+    assert x["matching_documents"] == 2
 
 
 def test_bad_eval_files(dataset_dir: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gencommons.data.analysis.sketch import HeavyHitters, QuantileSketch
+from gencommons.data.analysis.sketch import DistinctCounter, HeavyHitters, QuantileSketch
 from gencommons.data.analysis.stats import StatsConfig, compute_stats, domains, ngram_strings
 from gencommons.errors import UserError
 
@@ -67,6 +67,38 @@ def test_heavy_hitters_bound(items: list[int], k: int, parts: int) -> None:
         assert est == {str(a): b for a, b in true.items()}
 
 
+@settings(max_examples=60, deadline=None)
+@given(items=st.lists(st.integers(0, 300), max_size=400), parts=st.integers(1, 5), limit=st.integers(1, 500))
+def test_distinct_counter_is_exact_below_its_limit(items: list[int], parts: int, limit: int) -> None:
+    whole = DistinctCounter(exact_limit=limit)
+    merged = DistinctCounter(exact_limit=limit)
+    for k in range(parts):
+        c = DistinctCounter(exact_limit=limit)
+        c.add(np.array(items[k::parts], dtype=np.uint64))
+        merged.merge(c)
+    whole.add(np.array(items, dtype=np.uint64))
+    for c in (whole, merged):
+        if len(set(items)) <= limit:
+            assert c.exact
+            assert c.estimate() == len(set(items))
+        else:
+            assert not c.exact
+
+
+@pytest.mark.parametrize("n", [1_500_000, 4_000_000])
+def test_distinct_counter_hyperloglog_error(n: int) -> None:
+    """Past the exact limit: within 4 standard errors (0.41 % each) of the truth, also after merging
+    counters of overlapping halves."""
+    rng = np.random.default_rng(n)
+    h = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+    a, b = DistinctCounter(), DistinctCounter()
+    a.add(h[: n * 2 // 3])
+    b.add(h[n // 3 :])
+    a.merge(b)
+    assert not a.exact
+    assert abs(a.estimate() / n - 1) <= 4 * 1.04 / 2**8
+
+
 def _words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"\w+", text)]
 
@@ -113,6 +145,13 @@ def test_stats_match_a_plain_computation(dataset_dir: Path, tokenizer_dir: Path)
     uni = s["ngrams"]["1"]
     for g, c in uni["top"]:
         assert true_words[g] - uni["max_error"] <= c <= true_words[g]
+    # exact duplicates, measured: what a plain dict of normalized texts finds
+    norm = [" ".join(t.lower().split()) for t in texts]
+    dup = len(norm) - len(set(norm))
+    ex = s["duplicates"]["exact"]
+    assert ex["exact"]
+    assert ex["duplicate_documents"] == dup
+    assert ex["distinct"] == len(set(norm))
     # score column, manifest-derived dedup rate
     assert s["scores"]["score"]["count"] == len(texts)
     assert s["dedup"]["exact_dedup"]["dropped"] == 990 - len(texts)

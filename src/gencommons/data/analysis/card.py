@@ -150,6 +150,12 @@ def build_card(path: str, *, name: str | None = None) -> tuple[str, dict[str, An
     else:
         out.append("Unknown: the dataset has no manifest.json, so how it was made is not recorded.")
         limitations.append("Processing is unknown (no manifest).")
+    exact = (s.get("duplicates") or {}).get("exact")
+    if exact and exact["duplicate_documents"]:
+        limitations.append(
+            f"{exact['duplicate_documents']:,} documents ({exact['rate']:.2%}) repeat the text of an earlier "
+            "one (exact duplicates after lowercasing and collapsing whitespace)."
+        )
     out += ["", "## Statistics", ""]
     rows = [[k, v["mean"], v["quantiles"]["p50"], v["quantiles"]["p95"], v["max"]]
             for k, v in s["lengths"].items() if v.get("count")]  # fmt: skip

@@ -42,6 +42,17 @@ def _progress(description: str, unit: str) -> Iterator[Callable[[int, int], None
         yield update
 
 
+_WORKERS_HELP = "Parallel tasks (default 1: in this process; 0: one per CPU)."
+_EXECUTOR_HELP = "Where tasks run: local (processes on this machine) or ray."
+_ADDRESS_HELP = "Ray cluster address (default: start a local Ray with --workers CPUs)."
+
+
+def _where(executor: str, workers: int, address: str | None) -> Any:
+    from gencommons.data.analysis.parallel import Parallel
+
+    return Parallel(executor=executor, workers=workers or None, address=address)
+
+
 def _dump(obj: Any) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
@@ -64,6 +75,9 @@ def stats(
         1, "--sample-ngrams", min=1, help="Count n-grams in every k-th batch only."
     ),
     as_json: bool = typer.Option(False, "--json", help="Also print the stats as JSON on stdout."),
+    workers: int = typer.Option(1, "--workers", "-w", min=0, help=_WORKERS_HELP),
+    executor: str = typer.Option("local", "--executor", help=_EXECUTOR_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=_ADDRESS_HELP),
 ) -> None:
     """Statistics of a dataset (sizes, lengths, languages, sources, licences, domains, scores, duplicates,
     top n-grams) in one streaming pass, written as stats.json and a self-contained report.html."""
@@ -79,7 +93,7 @@ def stats(
         raise UserError("--ngrams: sizes must be >= 1.")
     cfg = StatsConfig(tokenizer=tokenizer, ngram_sizes=sizes, top_k=top_k, sample_ngrams=sample_ngrams)
     with _progress("stats", "docs") as update:
-        s = compute_stats(dataset, cfg, progress=update)
+        s = compute_stats(dataset, cfg, where=_where(executor, workers, ray_address), progress=update)
     out = out or _default_out(dataset, "stats")
     j, h = write_report(s, out)
     if as_json:
@@ -115,13 +129,22 @@ def index(
     ),
     shard_units: int = typer.Option(2**29, "--shard-units", min=2, help="Units (tokens or bytes) per shard."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing index."),
+    workers: int = typer.Option(1, "--workers", "-w", min=0, help=_WORKERS_HELP),
+    executor: str = typer.Option("local", "--executor", help=_EXECUTOR_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=_ADDRESS_HELP),
 ) -> None:
     """Build a suffix-array index (count, search, longest suffix) over the tokenized or UTF-8 corpus."""
     from gencommons.data.analysis.index import build_index
 
     with _progress("index", "docs") as update:
         m = build_index(
-            dataset, out, tokenizer=tokenizer, shard_units=shard_units, overwrite=overwrite, progress=update
+            dataset,
+            out,
+            tokenizer=tokenizer,
+            shard_units=shard_units,
+            overwrite=overwrite,
+            where=_where(executor, workers, ray_address),
+            progress=update,
         )
     unit = "tokens" if m["mode"] == "tokens" else "bytes"
     err_console.print(
@@ -131,10 +154,16 @@ def index(
     )
 
 
-def _open_index(index_path: str, tokenizer: str | None) -> Any:
+def _open_index(index_path: str, tokenizer: str | None, allow_stale: bool) -> Any:
     from gencommons.data.analysis.index import NgramIndex, resolve_index
 
-    return NgramIndex(resolve_index(index_path), tokenizer=tokenizer)
+    ix = NgramIndex(resolve_index(index_path), tokenizer=tokenizer, allow_stale=allow_stale)
+    if ix.stale:
+        err_console.print(f"[yellow]warning:[/] the index is stale: {ix.stale}.", highlight=False)
+    return ix
+
+
+_STALE_HELP = "Query an index whose dataset changed since it was built."
 
 
 def _ids(ids: str | None) -> list[int] | None:
@@ -167,11 +196,12 @@ def count(
         help="Also the longest suffix that occurs and the next-token distribution (infini-gram).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help=_STALE_HELP),
 ) -> None:
     """Count the occurrences of a phrase (exact, in milliseconds) in an indexed corpus."""
     import time
 
-    ix = _open_index(index_path, tokenizer)
+    ix = _open_index(index_path, tokenizer, allow_stale)
     units = ix.encode(phrase, ids=_ids(ids))
     t0 = time.perf_counter()
     n = ix.count(units)
@@ -206,11 +236,12 @@ def search(
     page_size: int = typer.Option(10, "--page-size", min=1, max=1000, help="Matches per page."),
     context: int = typer.Option(30, "--context", min=0, help="Units of context on each side."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help=_STALE_HELP),
 ) -> None:
     """The documents containing a phrase, with context, page by page."""
     import dataclasses
 
-    ix = _open_index(index_path, tokenizer)
+    ix = _open_index(index_path, tokenizer, allow_stale)
     units = ix.encode(phrase, ids=_ids(ids))
     total, hits = ix.search(units, offset=(page - 1) * page_size, limit=page_size, context=context)
     pages = -(-total // page_size)
@@ -242,6 +273,9 @@ def contamination(
         None, "--out", "-o", help="Folder for contamination.json/.html [DATASET/contamination]."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON record per example (id, flag, ...)."),
+    workers: int = typer.Option(1, "--workers", "-w", min=0, help=_WORKERS_HELP),
+    executor: str = typer.Option("local", "--executor", help=_EXECUTOR_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=_ADDRESS_HELP),
 ) -> None:
     """Overlap of evaluation examples with the corpus: per example the n-grams found, the longest
     matching span and the matching documents; per benchmark the contamination rate."""
@@ -251,7 +285,14 @@ def contamination(
     fs = tuple(f.strip() for f in fields.split(",") if f.strip())
     with _progress("contamination", "docs") as update:
         r = check_contamination(
-            dataset, evals, fields=fs, id_field=id_field, n=n, threshold=threshold, progress=update
+            dataset,
+            evals,
+            fields=fs,
+            id_field=id_field,
+            n=n,
+            threshold=threshold,
+            where=_where(executor, workers, ray_address),
+            progress=update,
         )
     out = out or _default_out(dataset, "contamination")
     os.makedirs(out, exist_ok=True)
@@ -305,6 +346,9 @@ def compare(
     highlight: float = typer.Option(
         0.1, "--highlight", min=0.0, help="Highlight relative changes above this."
     ),
+    workers: int = typer.Option(1, "--workers", "-w", min=0, help=_WORKERS_HELP),
+    executor: str = typer.Option("local", "--executor", help=_EXECUTOR_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=_ADDRESS_HELP),
 ) -> None:
     """The statistics of two datasets side by side, differences highlighted (compare.json, compare.html)."""
     from gencommons.data.analysis.compare import compare_stats, render_compare
@@ -315,7 +359,9 @@ def compare(
     stats_ab = []
     for path in (a, b):
         with _progress(f"stats {os.path.basename(os.path.normpath(path))}", "docs") as update:
-            stats_ab.append(compute_stats(path, cfg, progress=update))
+            stats_ab.append(
+                compute_stats(path, cfg, where=_where(executor, workers, ray_address), progress=update)
+            )
     sa, sb = stats_ab
     diff = compare_stats(sa, sb, highlight=highlight)
     os.makedirs(out, exist_ok=True)

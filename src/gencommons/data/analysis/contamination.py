@@ -7,9 +7,11 @@ its word n-grams (``n = 13`` by default) are looked up among the n-grams of ever
 Per example:
 
 * ``fraction``: share of its distinct n-grams found in the corpus;
-* ``longest_span_words``: the longest run of consecutive words of the example all of whose n-grams
-  occur in the corpus (``run + n − 1`` words; an upper bound of the longest span found verbatim in one
-  document, equal to it when the n-grams come from the same place), with its text;
+* ``longest_span_words``: the longest span of the example (in normalized words, at least ``n``) that
+  occurs verbatim in one corpus document, with its text and that document's id. Exact: every matching
+  n-gram is kept with its position in the document, and a span is a run of consecutive example
+  positions ``i`` matched at consecutive document positions ``p`` (the same diagonal ``p − i`` of the
+  same document);
 * ``matching_documents``: how many corpus documents hold at least one of its n-grams, and the first
   ``max_docs`` ids;
 * ``contaminated``: ``fraction > threshold`` (0 by default: any shared n-gram flags, as GPT-3 did).
@@ -17,6 +19,10 @@ Per example:
 An example with fewer than ``n`` words has no n-gram: it is reported ``too_short`` and never flagged
 (count it with ``gencommons data count`` instead). The per-benchmark rate is contaminated / examples.
 Memory: the eval n-grams (8 B each plus the example map) and one batch of the corpus.
+
+**Parallel.** Each part of the corpus (``parallel.py``) is one task, locally or on Ray; the parts'
+results are merged in part order (found n-grams by union, document counts by sum, document ids and
+the longest span as the first part to find them), so every executor gives the same report.
 
 ``load_eval_ngrams`` is shared with the ``decontaminate`` pipeline step.
 """
@@ -35,8 +41,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gencommons.data.analysis.dataset import iter_tables, open_dataset
-from gencommons.data.analysis.tokens import WORD, word_ngram_hashes
+from gencommons.data.analysis.dataset import AnalysisDataset, Part, iter_tables, open_dataset
+from gencommons.data.analysis.parallel import Parallel, parts_of, report, run_tasks
+from gencommons.data.analysis.tokens import WORD, word_ngram_positions
 from gencommons.errors import UserError
 
 DEFAULT_FIELDS = ("question", "answer")
@@ -100,9 +107,10 @@ def load_eval_set(
 
 @dataclass(frozen=True)
 class EvalNgrams:
-    """The n-grams of a list of examples: ``hashes`` (sorted, distinct), each example's distinct n-gram
-    indices into ``hashes`` in text order, and the inverse map (CSR: ``owners`` of
-    hash i are ``owner_ex[owner_ptr[i]:owner_ptr[i+1]]``)."""
+    """The n-grams of a list of examples: ``hashes`` (sorted, distinct), each example's n-gram indices
+    into ``hashes`` in text order (position i = the n-gram starting at word i), and two inverse maps
+    (CSR): the examples holding hash h are ``owner_ex[owner_ptr[h]:owner_ptr[h+1]]`` (once each), its
+    occurrences are ``(occ_ex, occ_pos)[occ_ptr[h]:occ_ptr[h+1]]`` (example, position)."""
 
     n: int
     examples: list[EvalExample]
@@ -110,6 +118,9 @@ class EvalNgrams:
     per_example: list[np.ndarray]
     owner_ptr: np.ndarray
     owner_ex: np.ndarray
+    occ_ptr: np.ndarray
+    occ_ex: np.ndarray
+    occ_pos: np.ndarray
 
     def lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask of the hashes that are eval n-grams, their indices into ``hashes``)."""
@@ -122,14 +133,18 @@ class EvalNgrams:
 
 
 def eval_ngrams(examples: list[EvalExample], n: int) -> EvalNgrams:
-    h, doc = word_ngram_hashes(pl.Series([e.text for e in examples], dtype=pl.String), n)
+    h, doc, pos = word_ngram_positions(pl.Series([e.text for e in examples], dtype=pl.String), n)
     hashes = np.unique(h)
     idx = np.searchsorted(hashes, h)
     bounds = np.searchsorted(doc, np.arange(len(examples) + 1))
     per = [idx[bounds[e] : bounds[e + 1]] for e in range(len(examples))]  # text order: runs need positions
     pairs = np.unique(np.stack([idx, doc]), axis=1) if len(idx) else np.zeros((2, 0), np.int64)
     owner_ptr = np.searchsorted(pairs[0], np.arange(len(hashes) + 1))
-    return EvalNgrams(n, examples, hashes, per, owner_ptr, pairs[1].astype(np.int64))
+    order = np.argsort(idx, kind="stable")
+    occ_ptr = np.searchsorted(idx[order], np.arange(len(hashes) + 1))
+    return EvalNgrams(
+        n, examples, hashes, per, owner_ptr, pairs[1].astype(np.int64), occ_ptr, doc[order], pos[order]
+    )
 
 
 def _stamp(path: str) -> tuple[str, int, int]:
@@ -159,14 +174,88 @@ def load_eval_ngrams(
     return _cached(tuple(_stamp(p) for p in paths), tuple(fields), id_field, n)
 
 
-def _longest_run(found: np.ndarray) -> tuple[int, int]:
-    """(start, length) of the longest run of True."""
-    best, cur = (0, 0), 0
-    for i, f in enumerate(found.tolist()):
-        cur = cur + 1 if f else 0
-        if cur > best[1]:
-            best = (i - cur + 1, cur)
-    return best
+def longest_spans(
+    ev: EvalNgrams, hi: np.ndarray, doc: np.ndarray, pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The longest verbatim match per example among matched corpus n-grams.
+
+    ``hi``, ``doc``, ``pos``: for each corpus n-gram that is an eval n-gram, its index into
+    ``ev.hashes``, its document and its position there. Returns ``(examples, runs, starts, docs)``:
+    for each example with a match, the longest run of consecutive n-grams (``run + n − 1`` words)
+    matched at consecutive positions of one document, where it starts in the example, and the document
+    (the first such run in (document, position) order).
+    """
+    counts = ev.occ_ptr[hi + 1] - ev.occ_ptr[hi]
+    total = int(counts.sum())
+    if not total:
+        z = np.zeros(0, np.int64)
+        return z, z, z, z
+    row = np.repeat(np.arange(len(hi)), counts)
+    first = np.repeat(ev.occ_ptr[hi] - (np.cumsum(counts) - counts), counts)
+    at = first + np.arange(total)
+    e, i = ev.occ_ex[at], ev.occ_pos[at]
+    d, diag = doc[row], pos[row] - i
+    o = np.lexsort((i, diag, d, e))
+    e, d, diag, i = e[o], d[o], diag[o], i[o]
+    brk = np.ones(total, bool)
+    brk[1:] = (e[1:] != e[:-1]) | (d[1:] != d[:-1]) | (diag[1:] != diag[:-1]) | (i[1:] != i[:-1] + 1)
+    starts = np.flatnonzero(brk)
+    runs = np.diff(np.append(starts, total))
+    re_, rd, ri, rp = e[starts], d[starts], i[starts], diag[starts] + i[starts]
+    best = np.lexsort((ri, rp, rd, -runs, re_))  # per example: longest, then first document and place
+    keep = best[np.r_[True, re_[best][1:] != re_[best][:-1]]]
+    return re_[keep], runs[keep], ri[keep], rd[keep]
+
+
+def _check_part(
+    task: tuple[AnalysisDataset, Part, tuple[str, ...], tuple[str, ...], str, int, int, int],
+) -> dict[str, Any]:
+    """One task: the eval n-grams found in one part of the corpus, documents per example, longest spans."""
+    ds, part, evals, fields, id_field, n, max_docs, batch_rows = task
+    ev = load_eval_ngrams(evals, fields=fields, id_field=id_field, n=n)
+    found: list[np.ndarray] = []
+    n_docs = np.zeros(len(ev.examples), dtype=np.int64)
+    doc_ids: dict[int, list[str]] = {}
+    span_run = np.zeros(len(ev.examples), np.int64)
+    span_start = np.zeros(len(ev.examples), np.int64)
+    span_doc: dict[int, str] = {}
+    done = 0
+    for t in iter_tables(ds, columns=["id", "text"], batch_rows=batch_rows, part=part):
+        h, doc, pos = word_ngram_positions(t["text"], n)
+        hit, idx = ev.lookup(h)
+        if len(idx):
+            found.append(np.unique(idx))
+            if "id" in t.column_names:
+                ids = [str(x) for x in t["id"].to_pylist()]
+            elif part.first_row >= 0:
+                ids = [str(part.first_row + done + k) for k in range(t.num_rows)]
+            else:
+                ids = [f"{os.path.basename(part.file)}:{done + k}" for k in range(t.num_rows)]
+            pairs = np.unique(np.stack([idx, doc[hit]]), axis=1)  # (hash, doc) once each
+            ex_doc = set()
+            for hi, d in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+                for e in ev.owner_ex[ev.owner_ptr[hi] : ev.owner_ptr[hi + 1]].tolist():
+                    ex_doc.add((e, d))
+            for e, d in sorted(ex_doc):
+                n_docs[e] += 1
+                lst = doc_ids.setdefault(e, [])
+                if len(lst) < max_docs:
+                    lst.append(ids[d])
+            for e, run, start, d in zip(
+                *(a.tolist() for a in longest_spans(ev, idx, doc[hit], pos[hit])), strict=True
+            ):
+                if run > span_run[e]:
+                    span_run[e], span_start[e], span_doc[e] = run, start, ids[d]
+        done += t.num_rows
+        report(t.num_rows)
+    hits = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    return {
+        "docs_read": done,
+        "found": hits,
+        "n_docs": n_docs,
+        "doc_ids": doc_ids,
+        "span": (span_run, span_start, span_doc),
+    }
 
 
 def check_contamination(
@@ -179,36 +268,34 @@ def check_contamination(
     threshold: float = 0.0,
     max_docs: int = 10,
     batch_rows: int = 2048,
+    where: Parallel | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """The contamination report of ``evals`` in ``dataset`` (see the module docstring), JSON-ready."""
+    """The contamination report of ``evals`` in ``dataset`` (see the module docstring), JSON-ready,
+    computed on the executor of ``where`` (default: in this process)."""
     t0 = time.perf_counter()
     if n < 1:
         raise UserError(f"n must be >= 1, got {n}.")
-    ev = load_eval_ngrams(evals, fields=fields, id_field=id_field, n=n)
+    evals = [os.path.abspath(p) for p in evals]
+    ev = load_eval_ngrams(evals, fields=fields, id_field=id_field, n=n)  # bad eval files fail here
     ds = open_dataset(dataset)
+    tasks = [(ds, p, tuple(evals), tuple(fields), id_field, n, max_docs, batch_rows) for p in parts_of(ds)]
     found = np.zeros(len(ev.hashes), dtype=bool)
     n_docs = np.zeros(len(ev.examples), dtype=np.int64)
     doc_ids: list[list[str]] = [[] for _ in ev.examples]
+    span_run = np.zeros(len(ev.examples), np.int64)
+    span_start = np.zeros(len(ev.examples), np.int64)
+    span_doc: list[str | None] = [None] * len(ev.examples)
     done = 0
-    for t in iter_tables(ds, columns=["id", "text"], batch_rows=batch_rows):
-        h, doc = word_ngram_hashes(t["text"], n)
-        hit, idx = ev.lookup(h)
-        if len(idx):
-            found[idx] = True
-            pairs = np.unique(np.stack([idx, doc[hit]]), axis=1)  # (hash, doc) once each
-            ex_doc = set()
-            for hi, d in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-                for e in ev.owner_ex[ev.owner_ptr[hi] : ev.owner_ptr[hi + 1]].tolist():
-                    ex_doc.add((e, d))
-            ids = t["id"].to_pylist() if "id" in t.column_names else None
-            for e, d in sorted(ex_doc):
-                n_docs[e] += 1
-                if len(doc_ids[e]) < max_docs:
-                    doc_ids[e].append(str(ids[d]) if ids else f"{done + d}")
-        done += t.num_rows
-        if progress:
-            progress(done, 0)
+    for part in run_tasks(_check_part, tasks, where or Parallel(), progress=progress):
+        done += part["docs_read"]
+        found[part["found"]] = True
+        n_docs += part["n_docs"]
+        for e, lst in part["doc_ids"].items():
+            doc_ids[e].extend(lst[: max_docs - len(doc_ids[e])])
+        runs, starts, docs = part["span"]
+        for e in np.flatnonzero(runs > span_run).tolist():
+            span_run[e], span_start[e], span_doc[e] = runs[e], starts[e], docs[e]
     records = []
     words_of = pl.Series([e.text for e in ev.examples]).str.extract_all(WORD).to_list()
     for e, ex in enumerate(ev.examples):
@@ -217,13 +304,13 @@ def check_contamination(
         rec: dict[str, Any] = {"benchmark": ex.benchmark, "id": ex.id, "words": len(words), "ngrams": 0}
         if not len(seq):
             rec.update(too_short=True, fraction=None, found=0, longest_span_words=0, longest_span="")
+            rec.update(longest_span_document=None)
             rec.update(matching_documents=0, document_ids=[], contaminated=False)
             records.append(rec)
             continue
-        hits = found[seq]
         distinct = np.unique(seq)
         frac = float(found[distinct].mean())
-        start, run = _longest_run(hits)
+        start, run = int(span_start[e]), int(span_run[e])
         span = run + n - 1 if run else 0
         rec.update(
             too_short=False,
@@ -232,6 +319,7 @@ def check_contamination(
             fraction=frac,
             longest_span_words=span,
             longest_span=" ".join(words[start : start + span]) if run else "",
+            longest_span_document=span_doc[e],
             matching_documents=int(n_docs[e]),
             document_ids=doc_ids[e],
             contaminated=frac > threshold,
@@ -248,7 +336,7 @@ def check_contamination(
     return {
         "dataset": dataset,
         "content_id": (ds.manifest or {}).get("content_id"),
-        "evals": [os.path.abspath(p) for p in evals],
+        "evals": evals,
         "fields": list(fields),
         "n": n,
         "threshold": threshold,

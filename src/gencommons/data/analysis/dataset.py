@@ -3,6 +3,10 @@
 A dataset is a ``gencommons data run`` output folder (``data/*.parquet`` + ``manifest.json``), a plain
 folder of Parquet / JSONL(.gz/.zst) files, one such file, or a glob. Only the columns asked for are read,
 one record batch at a time, so memory stays bounded whatever the dataset's size.
+
+``split`` cuts a dataset into ``Part``s (a JSONL file, or a range of a Parquet file's row groups) for the
+parallel commands: each part is read by one task, local or on Ray (``parallel.py``), and the parts in
+order read exactly the rows of the whole dataset in order.
 """
 
 from __future__ import annotations
@@ -76,11 +80,59 @@ def _columns(path: str) -> list[str]:
     return ["id", "text"]
 
 
-def iter_tables(
-    ds: AnalysisDataset, *, columns: Sequence[str] | None = None, batch_rows: int = 2048
-) -> Iterator[pa.Table]:
-    """Yield tables of at most ``batch_rows`` rows, with the wanted ``columns`` each file has."""
+@dataclass(frozen=True)
+class Part:
+    """What one task reads: a whole file, or the row groups ``[start, stop)`` of a Parquet file.
+    ``first_row`` is the dataset row number of its first row (-1 when unknown: after a JSONL file)."""
+
+    file: str
+    row_groups: tuple[int, int] | None = None
+    first_row: int = 0
+
+
+def split(ds: AnalysisDataset, parts: int) -> list[Part]:
+    """Cut the dataset into about ``parts`` parts of similar row counts, in dataset order (a Parquet
+    file splits at row-group boundaries, a JSONL file is one part)."""
+    import pyarrow.parquet as pq
+
+    sizes: list[tuple[str, list[int]]] = []
     for f in ds.files:
+        if f.endswith(".parquet"):
+            md = pq.ParquetFile(f).metadata
+            sizes.append((f, [md.row_group(i).num_rows for i in range(md.num_row_groups)]))
+        else:
+            sizes.append((f, []))
+    total = sum(sum(g) for _, g in sizes)
+    target = max(1, -(-total // max(1, parts)))
+    out: list[Part] = []
+    row = 0
+    for f, groups in sizes:
+        if not f.endswith(".parquet"):
+            out.append(Part(f, None, row))
+            row = -1 if row >= 0 else row  # rows after a JSONL file are not known without reading it
+            continue
+        start, rows = 0, 0
+        for i, g in enumerate(groups):
+            rows += g
+            if rows >= target or i == len(groups) - 1:
+                out.append(Part(f, (start, i + 1), row))
+                row = row + rows if row >= 0 else row
+                start, rows = i + 1, 0
+        if not groups:  # an empty Parquet file still gets read (and its schema checked)
+            out.append(Part(f, (0, 0), row))
+    return out
+
+
+def iter_tables(
+    ds: AnalysisDataset,
+    *,
+    columns: Sequence[str] | None = None,
+    batch_rows: int = 2048,
+    part: Part | None = None,
+) -> Iterator[pa.Table]:
+    """Yield tables of at most ``batch_rows`` rows, with the wanted ``columns`` each file has (the
+    whole dataset, or one ``part`` of it)."""
+    for f in [part.file] if part is not None else ds.files:
         if f.endswith(".parquet"):
             import pyarrow.parquet as pq
 
@@ -89,7 +141,12 @@ def iter_tables(
             if "text" not in have:
                 raise UserError(f"{f}: no column 'text' (columns: {', '.join(have)}).")
             cols = [c for c in columns if c in have] if columns is not None else None
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+            groups = None
+            if part is not None and part.row_groups is not None:
+                groups = list(range(*part.row_groups))
+                if not groups:
+                    continue
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=cols, row_groups=groups):
                 yield pa.Table.from_batches([batch])
         else:
             for t in _jsonl(f, "text", batch_rows):

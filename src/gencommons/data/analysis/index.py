@@ -46,8 +46,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gencommons.data.analysis.dataset import iter_tables, open_dataset
+from gencommons.data.analysis.dataset import AnalysisDataset, Part, iter_tables, open_dataset, split
+from gencommons.data.analysis.parallel import Parallel, report, run_tasks
 from gencommons.data.analysis.tokens import load_tokenizer
+from gencommons.data.executors import default_workers
 from gencommons.errors import UserError, require
 from gencommons.lineage.atomic import atomic_dir, read_json, write_json_atomic
 
@@ -99,6 +101,7 @@ class _ShardWriter:
     folder: str
     width: int
     limit: int
+    prefix: str = "shard-"
     shards: list[dict[str, Any]] = field(default_factory=list)
     sort_seconds: float = 0.0
     _fh: Any = None
@@ -123,7 +126,7 @@ class _ShardWriter:
                 self.close()
                 continue
             if self._fh is None:
-                path = os.path.join(self.folder, f"shard-{len(self.shards):05d}")
+                path = os.path.join(self.folder, f"{self.prefix}{len(self.shards):05d}")
                 os.makedirs(path)
                 self._fh = open(os.path.join(path, "units.bin"), "wb")  # noqa: SIM115 (closed in close())
             size = int(cum[take - 1])
@@ -138,7 +141,7 @@ class _ShardWriter:
         if self._fh is None:
             return
         self._fh.close()
-        path = os.path.join(self.folder, f"shard-{len(self.shards):05d}")
+        path = os.path.join(self.folder, f"{self.prefix}{len(self.shards):05d}")
         t0 = time.perf_counter()
         sa_dtype = _sort(path, self.width)
         self.sort_seconds += time.perf_counter() - t0
@@ -174,6 +177,82 @@ def _sort(path: str, width: int) -> str:
     return str(sa.dtype)
 
 
+def _index_part(task: tuple[AnalysisDataset, Part | None, str, str, str | None, int, int]) -> dict[str, Any]:
+    """One task: tokenize one part of the dataset into shards of ``folder`` and sort each shard."""
+    ds, part, folder, prefix, tokenizer, shard_units, batch_rows = task
+    tok = load_tokenizer(tokenizer)[0] if tokenizer else None
+    width = _width(tok)
+    dtype = np.dtype({1: np.uint8, 2: np.uint16, 4: np.uint32}[width])
+    w = _ShardWriter(folder, width, shard_units, prefix)
+    docs, tokenize_s = 0, 0.0
+    first = part.first_row if part is not None else 0
+    for t in iter_tables(ds, columns=["id", "text"], batch_rows=batch_rows, part=part):
+        t1 = time.perf_counter()
+        stream, counts = _units_of_batch(t["text"].fill_null(""), tok, dtype)
+        tokenize_s += time.perf_counter() - t1
+        if "id" in t.column_names:
+            ids = [str(i) for i in t["id"].to_pylist()]
+        elif first >= 0:
+            ids = [str(first + docs + i) for i in range(t.num_rows)]
+        else:
+            ids = [
+                f"{os.path.basename(part.file if part else ds.files[0])}:{docs + i}"
+                for i in range(t.num_rows)
+            ]
+        w.add(ids, stream, counts)
+        docs += t.num_rows
+        report(t.num_rows)
+    w.close()
+    return {"docs_read": docs, "shards": w.shards, "tokenize_s": tokenize_s, "sort_s": w.sort_seconds}
+
+
+def dataset_stamp(ds: AnalysisDataset) -> list[list[Any]]:
+    """What identifies the dataset's files cheaply: (path relative to the dataset, bytes, mtime in ns)."""
+    base = ds.path if os.path.isdir(ds.path) else os.path.dirname(ds.path)
+    out: list[list[Any]] = []
+    for f in ds.files:
+        st = os.stat(f)
+        out.append([os.path.relpath(f, base), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def stale_reason(manifest: dict[str, Any]) -> str | None:
+    """Why the index no longer matches its dataset (None when it does, or the dataset is elsewhere).
+
+    A dataset with a manifest is compared by content id (a copy of the same data is not stale);
+    other datasets by their files' names, sizes and modification times."""
+    path = manifest.get("dataset")
+    if not path or not (os.path.exists(path) or any(c in path for c in "*?[")):
+        return None
+    try:
+        ds = open_dataset(path)
+    except UserError:
+        return f"the dataset at {path} has no data files any more"
+    if manifest.get("dataset_content_id") or (ds.manifest or {}).get("content_id"):
+        now = (ds.manifest or {}).get("content_id")
+        if now != manifest.get("dataset_content_id"):
+            return f"the dataset at {path} changed (content id {now} instead of {manifest.get('dataset_content_id')})"
+        return None
+    then = manifest.get("dataset_files")
+    if then is None:
+        return None  # an index from before stamps were kept
+    now_files = dataset_stamp(ds)
+    if now_files != then:
+        changed = sorted(
+            {f[0] for f in now_files} ^ {f[0] for f in then}
+            | {a[0] for a, b in zip(now_files, then, strict=False) if a != b}
+        )
+        return (
+            f"files of the dataset at {path} were added, removed or modified since ({', '.join(changed[:3])})"
+        )
+    return None
+
+
+def _width(tok: Any) -> int:
+    vocab = tok.get_vocab_size(with_added_tokens=True) if tok is not None else 256
+    return 1 if tok is None else 2 if vocab < 2**16 - 1 else 4
+
+
 def build_index(
     dataset: str,
     out: str | None = None,
@@ -182,9 +261,14 @@ def build_index(
     shard_units: int = DEFAULT_SHARD_UNITS,
     overwrite: bool = False,
     batch_rows: int = 2048,
+    where: Parallel | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Index ``dataset`` into ``out`` (default ``DATASET/index``); returns the index manifest.
+
+    With several workers (or on Ray) the dataset is cut into one part per worker and each part is
+    tokenized and sorted into its own shards by one task; the shards together answer every query
+    exactly as one index would (a query sums over shards).
 
     Example:
         >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile
@@ -193,52 +277,49 @@ def build_index(
         2
     """
     t0 = time.perf_counter()
+    where = where or Parallel()
     ds = open_dataset(dataset)
     out = out or default_index_path(dataset)
     tok, tok_id = load_tokenizer(tokenizer) if tokenizer else (None, None)
     vocab = tok.get_vocab_size(with_added_tokens=True) if tok is not None else 256
-    width = 1 if tok is None else 2 if vocab < 2**16 - 1 else 4
-    dtype = np.dtype({1: np.uint8, 2: np.uint16, 4: np.uint32}[width])
+    width = _width(tok)
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in ds.files if f.endswith(".parquet"))
-    docs = 0
-    tokenize_s = 0.0
+    workers = where.workers or default_workers()
+    one = where.executor == "local" and workers == 1
+    parts: list[Part | None] = [None] if one else list(split(ds, workers))
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        w = _ShardWriter(tmp, width, shard_units)
-        for t in iter_tables(ds, columns=["id", "text"], batch_rows=batch_rows):
-            t1 = time.perf_counter()
-            texts = t["text"].fill_null("")
-            stream, counts = _units_of_batch(texts, tok, dtype)
-            tokenize_s += time.perf_counter() - t1
-            ids = (
-                t["id"].to_pylist() if "id" in t.column_names else [str(docs + i) for i in range(t.num_rows)]
-            )
-            w.add([str(i) for i in ids], stream, counts)
-            docs += t.num_rows
-            if progress:
-                progress(docs, total)
-        w.close()
-        if not w.shards:
+        tasks = [
+            (ds, p, tmp, "shard-" if one else f"shard-{k:05d}-", tokenizer, shard_units, batch_rows)
+            for k, p in enumerate(parts)
+        ]
+        recs = run_tasks(_index_part, tasks, where, progress=progress, total=total)
+        shards = [s for r in recs for s in r["shards"]]
+        docs = sum(r["docs_read"] for r in recs)
+        tokenize_s = sum(r["tokenize_s"] for r in recs)
+        sort_s = sum(r["sort_s"] for r in recs)
+        if not shards:
             raise UserError(f"{dataset}: no documents to index.")
         if tokenizer is not None:  # the very file, so its sha256 stays the tokenizer's identity
             src = os.path.join(tokenizer, "tokenizer.json") if os.path.isdir(tokenizer) else tokenizer
             shutil.copyfile(src, os.path.join(tmp, "tokenizer.json"))
-        units = sum(s["units"] for s in w.shards)
+        units = sum(s["units"] for s in shards)
         size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(tmp) for f in fs)
         manifest = {
             "kind": KIND,
             "dataset": os.path.abspath(dataset),
             "dataset_content_id": (ds.manifest or {}).get("content_id"),
+            "dataset_files": dataset_stamp(ds),
             "mode": "tokens" if tok is not None else "bytes",
             "tokenizer": {"path": tokenizer, "id": tok_id, "vocab_size": vocab} if tok is not None else None,
             "width": width,
             "separator": 2 ** (8 * width) - 1,
             "documents": docs,
             "units": units,
-            "shards": w.shards,
+            "shards": shards,
             "bytes": size,
             "bytes_per_unit": size / max(1, units),
             "tokenize_seconds": round(tokenize_s, 3),
-            "sort_seconds": round(w.sort_seconds, 3),
+            "sort_seconds": round(sort_s, 3),
             "seconds": round(time.perf_counter() - t0, 3),
         }
         write_json_atomic(os.path.join(tmp, "manifest.json"), manifest)
@@ -307,9 +388,11 @@ class NgramIndex:
     Args:
         path: the index folder.
         tokenizer: the tokenizer the caller tokenizes with; a tokens index refuses another one.
+        allow_stale: answer even when the dataset changed after the index was built (``stale_reason``);
+            by default that is an error, because counts would describe data that is no longer there.
     """
 
-    def __init__(self, path: str, *, tokenizer: str | None = None):
+    def __init__(self, path: str, *, tokenizer: str | None = None, allow_stale: bool = False):
         mpath = os.path.join(path, "manifest.json")
         if not os.path.isfile(mpath):
             raise UserError(f"No n-gram index at {path}: build one with `gencommons data index DATASET`.")
@@ -317,6 +400,12 @@ class NgramIndex:
         self.manifest = read_json(mpath)
         if self.manifest.get("kind") != KIND:
             raise UserError(f"{path} is not an n-gram index (kind {self.manifest.get('kind')!r}).")
+        self.stale = stale_reason(self.manifest)
+        if self.stale and not allow_stale:
+            raise UserError(
+                f"The index at {path} is stale: {self.stale}. Rebuild it with `gencommons data index "
+                f"{self.manifest['dataset']} --overwrite`, or pass --allow-stale to query it as it is."
+            )
         self.mode = self.manifest["mode"]
         self.width = self.manifest["width"]
         self.sep = self.manifest["separator"]

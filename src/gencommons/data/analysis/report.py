@@ -144,6 +144,9 @@ def overview_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
         ("UTF-8 bytes", s["bytes"]),
         ("words (\\w+ runs)", s["words"]),
     ]
+    exact = (s.get("duplicates") or {}).get("exact")
+    if exact is not None:
+        rows.append(("exact-duplicate documents", exact["duplicate_documents"]))
     if s.get("tokens") is not None:
         rows.append((f"tokens ({os.path.basename(str(s['tokenizer']['path']).rstrip('/'))})", s["tokens"]))
     rows.append(("documents with a URL", s["documents_with_url"]))
@@ -218,6 +221,18 @@ def render_report(s: dict[str, Any]) -> str:
         for col, hh in s["annotations"].items():
             body.append(f"<h3>{esc(col)}</h3>" + table(["reason", "documents"], hh["top"][:20]))
     body.append("<h2>Duplicates and pipeline steps</h2>")
+    exact = (s.get("duplicates") or {}).get("exact")
+    if exact is not None:
+        how = (
+            "counted exactly"
+            if exact["exact"]
+            else f"estimated, ±{exact['relative_standard_error']:.2%} of the distinct count (1 σ)"
+        )
+        body.append(
+            f"<p>Exact duplicates (same text after lowercasing and collapsing whitespace): "
+            f"{exact['duplicate_documents']:,} documents ({exact['rate']:.2%}) repeat an earlier one; "
+            f"{exact['distinct']:,} distinct texts ({how}).</p>"
+        )
     if s["dedup"]:
         body.append(
             table(

@@ -1,5 +1,6 @@
-"""Two mergeable streaming sketches with proven error bounds, so statistics of a corpus larger than
-memory take fixed memory: ``QuantileSketch`` (relative-error quantiles) and ``HeavyHitters`` (top items).
+"""Three mergeable streaming sketches with stated error bounds, so statistics of a corpus larger than
+memory take fixed memory: ``QuantileSketch`` (relative-error quantiles), ``HeavyHitters`` (top items)
+and ``DistinctCounter`` (how many different texts: the exact-duplicate rate).
 
 **QuantileSketch** (DDSketch, Masson, Rim & Lee 2019, https://arxiv.org/abs/1908.10693): logarithmic
 buckets ``(γ^(i-1), γ^i]`` with ``γ = (1 + α) / (1 − α)``; a quantile is answered with its bucket's
@@ -16,6 +17,13 @@ below are dropped. **Bound**: for every key, ``f − (N − S) / (k + 1) ≤ f̂
 count, ``N`` the number of items added and ``S`` the sum of the counters (``max_error``, at most
 ``N / (k + 1)``); every key with ``f > N / (k + 1)`` is kept. ``exact`` is true while no pruning
 happened (then the counts are exact).
+
+**DistinctCounter**: the number of distinct 64-bit hashes. Exact (a sorted array of the distinct
+hashes) up to ``exact_limit`` of them (1,000,000: 8 MB); beyond that, HyperLogLog (Flajolet et al.
+2007) with ``m = 2^16`` registers of one byte: **relative standard error 1.04 / √m = 0.41 %** of the
+distinct count, whatever the stream's size; merging two counters gives the counter of the union. The
+raw HyperLogLog estimate is biased below ~5·m (HLL++ corrects that with empirical tables); switching
+only past 1,000,000 ≈ 15·m distinct hashes keeps the estimator out of that range.
 """
 
 from __future__ import annotations
@@ -201,4 +209,102 @@ class HeavyHitters:
             "exact": not self.pruned,
             "max_error": self.max_error,
             "top": [[key, c] for key, c in self.top(show)],
+        }
+
+
+class DistinctCounter:
+    """The number of distinct uint64 hashes in a stream (bound in the module docstring).
+
+    Example:
+        >>> c = DistinctCounter()
+        >>> c.add(np.array([1, 2, 2, 3], dtype=np.uint64)); c.estimate(), c.exact
+        (3, True)
+    """
+
+    P = 16
+
+    def __init__(self, *, exact_limit: int = 1_000_000):
+        self.exact_limit = exact_limit
+        self.seen: np.ndarray | None = np.zeros(0, np.uint64)  # distinct hashes, sorted; None past the limit
+        self.pending: list[np.ndarray] = []  # added, not yet merged into seen (merging sorts)
+        self.registers: np.ndarray | None = None
+
+    @property
+    def exact(self) -> bool:
+        self._flush()
+        return self.seen is not None
+
+    def add(self, hashes: np.ndarray) -> None:
+        h = np.asarray(hashes, dtype=np.uint64)
+        if self.seen is not None:
+            self.pending.append(h)
+            if sum(len(x) for x in self.pending) > 1 << 17:
+                self._flush()
+        else:
+            self._hll_add(h)
+
+    def _flush(self) -> None:
+        if self.seen is None or not self.pending:
+            return
+        self.seen = np.union1d(self.seen, np.concatenate(self.pending))
+        self.pending = []
+        if len(self.seen) > self.exact_limit:
+            self._to_hll()
+
+    def merge(self, other: DistinctCounter) -> None:
+        other._flush()
+        if other.seen is not None:
+            self.add(other.seen)
+            return
+        self._flush()
+        if self.seen is not None:
+            self._to_hll()
+        assert self.registers is not None
+        assert other.registers is not None
+        np.maximum(self.registers, other.registers, out=self.registers)
+
+    def _to_hll(self) -> None:
+        seen, self.seen = self.seen, None
+        self.registers = np.zeros(1 << self.P, np.uint8)
+        if seen is not None:
+            self._hll_add(seen)
+
+    def _hll_add(self, h: np.ndarray) -> None:
+        assert self.registers is not None
+        # mix first: the hashes come from xxh3 already, but a murmur3 finalizer costs nothing here
+        with np.errstate(over="ignore"):
+            x = h ^ (h >> np.uint64(33))
+            x = x * np.uint64(0xFF51AFD7ED558CCD)
+            x ^= x >> np.uint64(33)
+        idx = (x >> np.uint64(64 - self.P)).astype(np.int64)
+        w = x & np.uint64((1 << (64 - self.P)) - 1)
+        # rho = leading zeros of w in its 48 bits + 1 = 49 - bit length of w
+        length = np.zeros(len(w), np.int64)
+        v = w.copy()
+        for sh in (32, 16, 8, 4, 2, 1):
+            big = v >= (np.uint64(1) << np.uint64(sh))
+            length[big] += sh
+            v[big] >>= np.uint64(sh)
+        length += (v > 0).astype(np.int64)
+        rho = (64 - self.P + 1 - length).astype(np.uint8)
+        np.maximum.at(self.registers, idx, rho)
+
+    def estimate(self) -> int:
+        self._flush()
+        if self.seen is not None:
+            return len(self.seen)
+        assert self.registers is not None
+        m = len(self.registers)
+        alpha = 0.7213 / (1 + 1.079 / m)
+        e = alpha * m * m / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int64))))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if e <= 2.5 * m and zeros:
+            e = m * math.log(m / zeros)
+        return round(e)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "distinct": self.estimate(),
+            "exact": self.exact,
+            "relative_standard_error": 0.0 if self.exact else 1.04 / math.sqrt(1 << self.P),
         }

@@ -5,9 +5,17 @@ tokenizer, tokens; their totals and distributions (``QuantileSketch``: quantiles
 error). Categories (language, source, licence, URL domain, the drop reasons of steps run in
 ``mode: annotate``) and the top word n-grams go through ``HeavyHitters`` (at most ``top_k`` counters;
 each count is low by at most ``max_error``, stored with it). Numeric metadata columns (quality scores)
-get a quantile sketch each. Duplicate rates and per-step drop counts come from the manifest, when the
-dataset has one. The bounds are proven in ``sketch.py``. Memory: one batch of ``batch_rows`` documents
-plus the sketches (a few MB), whatever the dataset's size.
+get a quantile sketch each. Exact duplicates are measured: the distinct texts under ``exact_dedup``'s
+normalization (lowercased, whitespace collapsed; xxh3-64), counted exactly up to 10^6 distinct texts
+and by HyperLogLog beyond (0.41 % relative standard error, ``DistinctCounter``), so the rate says how
+much ``exact_dedup`` would remove. Near-duplicate rates and per-step drop counts come from the
+manifest, when the dataset has one and the dedup steps ran. The bounds are proven in ``sketch.py``. Memory: one batch of ``batch_rows`` documents
+plus the sketches (a few MB) per worker, whatever the dataset's size.
+
+**Parallel.** Each part of the dataset (``parallel.py``) is summarized by one task, locally or on Ray;
+the sketches are mergeable, so the parts' summaries are merged in part order (sums exact, the quantile
+and heavy-hitter bounds unchanged). The parts depend on the dataset only, so every executor and number
+of workers gives the same statistics. ``sample_ngrams`` counts every k-th batch of each part.
 
 Example:
     >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, os
@@ -28,11 +36,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from gencommons.data.analysis.dataset import AnalysisDataset, iter_tables, open_dataset
-from gencommons.data.analysis.sketch import HeavyHitters, QuantileSketch
+from gencommons.data.analysis.dataset import AnalysisDataset, Part, iter_tables, open_dataset
+from gencommons.data.analysis.parallel import Parallel, parts_of, report, run_tasks
+from gencommons.data.analysis.sketch import DistinctCounter, HeavyHitters, QuantileSketch
 from gencommons.data.analysis.tokens import WORD, load_tokenizer, token_counts
+from gencommons.data.dedup.exact import ExactDedupParams, normalized_hashes
 
 log = logging.getLogger(__name__)
+_EXACT = ExactDedupParams.model_validate({})  # exact_dedup's defaults: what the duplicate rate means
 
 # metadata columns that are categories (first present wins for language)
 CATEGORIES = {"language": ("language", "lang"), "source": ("source",), "license": ("license",)}
@@ -63,6 +74,7 @@ class _State:
     reasons: dict[str, HeavyHitters] = field(default_factory=dict)
     ngrams: dict[int, HeavyHitters] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+    distinct: DistinctCounter = field(default_factory=DistinctCounter)
 
     def sketch(self, group: dict[str, QuantileSketch], name: str) -> QuantileSketch:
         if name not in group:
@@ -76,6 +88,23 @@ class _State:
 
     def count(self, name: str, n: int) -> None:
         self.totals[name] = self.totals.get(name, 0) + n
+
+    def merge(self, other: _State) -> None:
+        """Add another part's summary (same config) into this one."""
+        for name, n in other.totals.items():
+            self.count(name, n)
+        self.distinct.merge(other.distinct)
+        for mine, theirs in ((self.lengths, other.lengths), (self.scores, other.scores)):
+            for k, q in theirs.items():
+                self.sketch(mine, k).merge(q)
+        hh: list[tuple[dict[Any, HeavyHitters], dict[Any, HeavyHitters]]] = [
+            (self.cats, other.cats),
+            (self.reasons, other.reasons),
+            (self.ngrams, other.ngrams),
+        ]
+        for mine_h, theirs_h in hh:
+            for key, h in theirs_h.items():
+                self.hh(mine_h, key).merge(h)
 
 
 def _categories(ds: AnalysisDataset) -> dict[str, str]:
@@ -118,6 +147,7 @@ def _add_batch(st: _State, t: pa.Table, cats: dict[str, str], tok: Any, batch_no
     st.count("characters", int(chars.sum()))
     st.count("bytes", int(text.str.len_bytes().sum()))
     st.count("words", int(nwords.sum()))
+    st.distinct.add(normalized_hashes(text.to_arrow(), _EXACT))
     st.sketch(st.lengths, "characters").add(chars)
     st.sketch(st.lengths, "words").add(nwords)
     if tok is not None:
@@ -166,27 +196,38 @@ def _pipeline(manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
     ]
 
 
+def _summarize(task: tuple[AnalysisDataset, Part, StatsConfig]) -> dict[str, Any]:
+    """One task: the summary (``_State``) of one part of the dataset."""
+    ds, part, cfg = task
+    tok = load_tokenizer(cfg.tokenizer)[0] if cfg.tokenizer else None
+    cats = _categories(ds)
+    st = _State(cfg)
+    for i, t in enumerate(iter_tables(ds, batch_rows=cfg.batch_rows, part=part)):
+        _add_batch(st, t, cats, tok, i)
+        report(t.num_rows)
+    return {"docs_read": st.totals.get("documents", 0), "state": st}
+
+
 def compute_stats(
     path: str,
     cfg: StatsConfig | None = None,
     *,
+    where: Parallel | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """The statistics of the dataset at ``path`` as a JSON-ready dict (see the module docstring).
+    """The statistics of the dataset at ``path`` as a JSON-ready dict (see the module docstring),
+    computed on the executor of ``where`` (default: in this process).
 
-    ``progress(rows_done, rows_total)`` is called after each batch (``rows_total`` is 0 when unknown).
+    ``progress(rows_done, rows_total)`` is called after each part (``rows_total`` is 0 when unknown).
     """
     cfg = cfg or StatsConfig()
     t0 = time.perf_counter()
     ds = open_dataset(path)
-    tok, tok_id = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else (None, None)
-    cats = _categories(ds)
+    tok_id = load_tokenizer(cfg.tokenizer)[1] if cfg.tokenizer else None  # a bad folder fails here, once
     st = _State(cfg)
-    total = _row_count(ds)
-    for i, t in enumerate(iter_tables(ds, batch_rows=cfg.batch_rows)):
-        _add_batch(st, t, cats, tok, i)
-        if progress:
-            progress(st.totals["documents"], total)
+    tasks = [(ds, p, cfg) for p in parts_of(ds)]
+    for rec in run_tasks(_summarize, tasks, where or Parallel(), progress=progress, total=_row_count(ds)):
+        st.merge(rec["state"])
     m = ds.manifest
     tot = st.totals
     return {
@@ -210,12 +251,20 @@ def compute_stats(
         "annotations": {k: h.summary(show=cfg.show) for k, h in sorted(st.reasons.items())},
         "ngrams": {str(k): h.summary(show=cfg.show) for k, h in sorted(st.ngrams.items())},
         "ngram_sample": cfg.sample_ngrams,
+        "duplicates": {"exact": _exact_duplicates(st.distinct, tot.get("documents", 0))},
         "dedup": dedup_rates(m),
         "pipeline": _pipeline(m),
         "licenses": (m or {}).get("licenses"),
         "sketches": {"quantile_relative_error": cfg.alpha, "heavy_hitters_k": cfg.top_k},
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def _exact_duplicates(c: DistinctCounter, docs: int) -> dict[str, Any]:
+    """Documents whose normalized text an earlier document already had (what exact_dedup removes)."""
+    distinct = min(c.estimate(), docs)
+    dup = docs - distinct
+    return {"duplicate_documents": dup, "rate": dup / docs if docs else 0.0} | c.summary()
 
 
 def _row_count(ds: AnalysisDataset) -> int:

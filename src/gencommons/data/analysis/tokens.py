@@ -37,12 +37,8 @@ def words(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return h, doc
 
 
-def ngram_hashes(h: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every n-gram of consecutive words inside one document, and the n-gram's document.
-
-    Returns ``(G,) uint64`` hashes (the n-gram starting at word ``i`` of the stream for each kept
-    ``i``) and ``(G,) int64`` document numbers; ``G`` = words − (n − 1) per document (none if shorter).
-    """
+def _ngram_rows(h: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(G,) rolled hashes of the n-grams inside one document and the (G,) word-stream index of each."""
     m = len(h) - n + 1
     if m <= 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
@@ -50,14 +46,35 @@ def ngram_hashes(h: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np
     with np.errstate(over="ignore"):
         for j in range(n):
             acc = acc * _P + h[j : j + m]
-    same = doc[:m] == doc[n - 1 : n - 1 + m]  # the n-gram does not cross a document boundary
-    return acc[same], doc[:m][same]
+    keep = np.flatnonzero(doc[:m] == doc[n - 1 : n - 1 + m])  # the n-gram stays inside its document
+    return acc[keep], keep
+
+
+def ngram_hashes(h: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every n-gram of consecutive words inside one document, and the n-gram's document.
+
+    Returns ``(G,) uint64`` hashes (the n-gram starting at word ``i`` of the stream for each kept
+    ``i``) and ``(G,) int64`` document numbers; ``G`` = words − (n − 1) per document (none if shorter).
+    """
+    g, keep = _ngram_rows(h, doc, n)
+    return g, doc[keep]
 
 
 def word_ngram_hashes(texts: pa.Array | pa.ChunkedArray | pl.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(G,) n-gram hashes of a batch of documents and the (G,) document number of each."""
     s = texts if isinstance(texts, pl.Series) else pl.Series(texts)
     return ngram_hashes(*words(s.cast(pl.String)), n)
+
+
+def word_ngram_positions(
+    texts: pa.Array | pa.ChunkedArray | pl.Series, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like ``word_ngram_hashes``, plus the (G,) position of each n-gram's first word in its document."""
+    s = texts if isinstance(texts, pl.Series) else pl.Series(texts)
+    h, doc = words(s.cast(pl.String))
+    g, keep = _ngram_rows(h, doc, n)
+    d = doc[keep]
+    return g, d, keep - np.searchsorted(doc, d, side="left")
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,11 +2,14 @@
 
 One signature for every executor, registered by name (``executor.kind`` in the YAML):
 
-    run(tasks, *, workers, address, progress) -> list[dict]
+    run(tasks, *, workers, address, progress, fn=runner.run_task) -> list[dict]
 
-``progress.docs(n)`` is called as documents are read (where the executor can report it) and
-``progress.task_done(record)`` when a task finishes. A task's first exception stops the run and is
-raised from ``run``.
+``fn(task)`` does one task and returns its record (a picklable dict; ``docs_read`` in it counts
+documents): the pipeline's map and reduce tasks by default, the analysis commands' own tasks
+(``data/analysis/parallel.py``) otherwise. ``fn`` must be a module-level function, so that worker
+processes can import it. ``progress.docs(n)`` is called as documents are read (where the executor can
+report it) and ``progress.task_done(record)`` when a task finishes. A task's first exception stops the
+run and is raised from ``run``.
 """
 
 from __future__ import annotations

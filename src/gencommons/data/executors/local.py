@@ -6,6 +6,7 @@ import atexit
 import multiprocessing as mp
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -19,9 +20,14 @@ def _init_worker(q: Any) -> None:
 
 @executors.register("local")
 def run_local(
-    tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress
+    tasks: list[Any],
+    *,
+    workers: int | None,
+    address: str | None,
+    progress: Progress,
+    fn: Callable[[Any], dict[str, Any]] = runner.run_task,
 ) -> list[dict[str, Any]]:
-    """Run tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
+    """Run ``fn`` over tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
     del address
     workers = min(workers or default_workers(), max(1, len(tasks)))
     if workers == 1:
@@ -29,7 +35,7 @@ def run_local(
         try:
             out = []
             for t in tasks:
-                rec = runner.run_task(t)
+                rec = fn(t)
                 progress.task_done(rec)
                 out.append(rec)
             return out
@@ -52,7 +58,7 @@ def run_local(
     drainer.start()
     results: dict[int, dict[str, Any]] = {}
     try:
-        futures = {pool.submit(runner.run_task, t): i for i, t in enumerate(tasks)}
+        futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)

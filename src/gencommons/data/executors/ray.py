@@ -6,6 +6,7 @@ every node sees (a shared mount). ``address: null`` starts a local Ray with ``wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gencommons.data import runner
@@ -15,9 +16,14 @@ from gencommons.errors import require
 
 @executors.register("ray")
 def run_ray(
-    tasks: list[Any], *, workers: int | None, address: str | None, progress: Progress
+    tasks: list[Any],
+    *,
+    workers: int | None,
+    address: str | None,
+    progress: Progress,
+    fn: Callable[[Any], dict[str, Any]] = runner.run_task,
 ) -> list[dict[str, Any]]:
-    """Submit every task to Ray, at most ``workers`` at a time, and collect their records in order."""
+    """Submit ``fn`` over every task to Ray, at most ``workers`` at a time; the records in order."""
     require("ray", extra="ray")
     import ray
 
@@ -27,7 +33,7 @@ def run_ray(
         else:
             ray.init(num_cpus=workers or default_workers(), include_dashboard=False, log_to_driver=False)
     limit = workers or int(ray.cluster_resources().get("CPU", 1))
-    remote = ray.remote(num_cpus=1, max_retries=0)(runner.run_task)
+    remote = ray.remote(num_cpus=1, max_retries=0)(fn)
     results: dict[int, dict[str, Any]] = {}
     in_flight: dict[Any, int] = {}
     next_task = 0
