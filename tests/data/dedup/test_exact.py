@@ -78,3 +78,25 @@ def test_idempotent(shards: list[list[str]]) -> None:
 
 def test_empty_and_whitespace_documents_are_one_text() -> None:
     assert _run([["", "  ", "\n"], ["\t"]], 2, 10) == [[False, True, True], [True]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000É")), max_size=12),
+        max_size=20,
+    )
+)
+def test_whitespace_collapse_equals_the_plain_pattern(texts: list[str]) -> None:
+    import polars as pl
+
+    from gencommons.data.dedup.exact import normalized_hashes
+
+    plain = (
+        pl.Series(texts, dtype=pl.String).str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    )
+    import xxhash
+
+    want = [xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in plain.to_list()]
+    got = normalized_hashes(pa.array(texts, pa.large_string()), ExactDedupParams()).tolist()
+    assert got == want
