@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from gencommons.data.config import PipelineConfig
 from gencommons.data.executors import NullProgress, Progress, executors
+from gencommons.data.io.parquet import read_file
 from gencommons.data.io.reading import EXTENSIONS, detect_format
 from gencommons.data.io.writing import conform
 from gencommons.data.runner import InputFile, MapTask, ReduceTask, Shard
@@ -459,7 +460,7 @@ def _unify_parquet(files: list[str]) -> None:
     unified = pa.schema([f for f in unified], metadata=None)
     for f, s in zip(files, schemas, strict=True):
         if s.remove_metadata() != unified:
-            table = conform(pq.read_table(f), unified)
+            table = conform(read_file(f), unified)
             tmp = f + ".tmp"
             pq.write_table(table, tmp, compression="zstd", row_group_size=64 * 1024)
             os.replace(tmp, f)

@@ -132,7 +132,7 @@ def run_map_task(task: MapTask) -> dict[str, Any]:
     if task.final:
         out_writer = writers[cfg.output.format](tmp, prefix, target_bytes=cfg.output.shard_bytes)
     else:
-        out_writer = ParquetWriter(tmp, prefix, target_bytes=INTERMEDIATE_BYTES)
+        out_writer = ParquetWriter(tmp, prefix, target_bytes=INTERMEDIATE_BYTES, compression="lz4")
     rej_writer = (
         ParquetWriter(tmp, f"{prefix}-s{task.stage}-rejected", target_bytes=cfg.output.shard_bytes)
         if cfg.output.rejected

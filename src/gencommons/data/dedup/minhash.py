@@ -4,8 +4,9 @@ A global step in four stages (``data/step.py``), each resumable and shard- or ba
 
 1. **signatures** (map stage, per batch): shingles (word n-grams, or character n-grams for scripts
    without spaces) are hashed to 64 bits, each document gets ``num_perm`` minimum hashes, and each
-   band of ``rows`` values is hashed to one 64-bit bucket key. Written to disk per band:
-   ``sig/bBBB/sSSSSS-pPPPPPP.parquet`` (key, doc); plus per document its id, length, optional score
+   band of ``rows`` values is hashed to one 64-bit bucket key. Written to disk, one file per batch
+   with a column per band: ``sig/sSSSSS-pPPPPPP.parquet`` (doc, k0000, k0001, ...; uncompressed: the
+   keys are random); plus per document its id, length, optional score
    and a 160-character preview (``docs/``) and, with ``verify: true``, its shingle hashes.
 2. **buckets** (one task per band): documents sharing a bucket key are candidate duplicates; each is
    linked to the first document of its bucket (edges ``edges/bBBB.parquet``).
@@ -45,6 +46,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from gencommons.data.dedup import _unicode
+from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
 
 REASON = "minhash_dedup:duplicate"
@@ -388,21 +390,22 @@ def band_keys(sig: np.ndarray, p: MinhashParams, scope_hash: np.ndarray | None) 
 # ------------------------------------------------------------------ stages
 
 
-def _write(table: pa.Table, path: str) -> None:
+def _write(table: pa.Table, path: str, compression: str = "snappy") -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    pq.write_table(table, path + ".tmp")
+    pq.write_table(table, path + ".tmp", compression=compression)
     os.replace(path + ".tmp", path)
 
 
 def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     """Link every document of a bucket to the bucket's first document (in input order)."""
-    files = sorted(glob.glob(os.path.join(workdir, "sig", f"b{band:04d}", "*.parquet")))
+    files = sorted(glob.glob(os.path.join(workdir, "sig", "*.parquet")))
     schema = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
     out = os.path.join(workdir, "edges", f"b{band:04d}.parquet")
     if not files:
         _write(schema.empty_table(), out)
         return
-    df = pl.read_parquet(files)
+    col = f"k{band:04d}"  # only this band's column is read from each file
+    df = pl.read_parquet(files, columns=["doc", col]).rename({col: "key"})
     first = (
         df.group_by("key")
         .agg(pl.col("doc").min().alias("first"), pl.len().alias("n"))
@@ -639,11 +642,8 @@ class MinhashDedup:
         )
         has = np.diff(off) > 0  # documents without shingles join no bucket
         name = f"s{shard:05d}-p{part:06d}.parquet"
-        for band in range(keys.shape[1]):
-            _write(
-                pa.table({"key": keys[has, band], "doc": docs[has]}),
-                os.path.join(workdir, "sig", f"b{band:04d}", name),
-            )
+        cols = {"doc": docs[has]} | {f"k{b:04d}": keys[has, b] for b in range(keys.shape[1])}
+        _write(pa.table(cols), os.path.join(workdir, "sig", name), compression="none")
         text = pl.Series(batch["text"])
         info: dict[str, Any] = {
             "doc": docs,
@@ -669,7 +669,7 @@ class MinhashDedup:
         cluster = np.full(n_rows, -1, dtype=np.int64)
         path = os.path.join(workdir, "dec", f"s{shard:05d}.parquet")
         if os.path.exists(path):
-            t = pq.read_table(path)
+            t = read_file(path)
             rows = t["row"].to_numpy().astype(np.int64)
             dup[rows] = t["duplicate"].to_numpy(zero_copy_only=False)
             cluster[rows] = t["cluster"].to_numpy()
@@ -686,7 +686,7 @@ class MinhashDedup:
         path = os.path.join(workdir, "stats.parquet")
         if not os.path.exists(path):
             return {}
-        row = pq.read_table(path).to_pylist()[0]
+        row = read_file(path).to_pylist()[0]
         out = {"candidate_pairs": int(row["candidate_edges"])}
         if p.verify:
             out["removed_by_verify"] = int(row["removed_by_verify"])

@@ -90,6 +90,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
 from gencommons.errors import ConfigError, require
 from gencommons.lineage.atomic import read_json, write_json_atomic
@@ -489,7 +490,7 @@ def _index_group(workdir: str, g: int, shards: set[int], p: SubstringDedupParams
     # document number -> (shard, row): the documents of the .bin files, in the same order
     rows, shard_of = [], []
     for shard, f in files:
-        r = pq.read_table(f[: -len(".bin")] + ".parquet", columns=["row"])["row"].to_numpy()
+        r = read_file(f[: -len(".bin")] + ".parquet", columns=["row"])["row"].to_numpy()
         rows.append(r)
         shard_of.append(np.full(len(r), shard, dtype=np.int64))
     doc_row, doc_shard = np.concatenate(rows)[doc], np.concatenate(shard_of)[doc]
@@ -529,7 +530,7 @@ def _edit_shard(
     """The shard's decisions table and counts: cut the ranges out of the changed documents."""
     parts = sorted(glob.glob(os.path.join(workdir, "sig", f"s{shard:05d}-p*.parquet")))
     schema = pa.schema([("row", pa.int64()), ("n_tokens", pa.int64())])
-    meta = pa.concat_tables([schema.empty_table()] + [pq.read_table(f, columns=schema.names) for f in parts])
+    meta = pa.concat_tables([schema.empty_table()] + [read_file(f, columns=schema.names) for f in parts])
     n_rows = meta.num_rows
     assert np.array_equal(meta["row"].to_numpy(), np.arange(n_rows))
     removed = np.zeros(n_rows, dtype=np.int64)
@@ -537,11 +538,11 @@ def _edit_shard(
     new_text: list[str | None] = [None] * n_rows
     counts = {"spans_removed": 0, "chars_removed": 0, "docs_changed": 0}
     assert stamp is not None or not parts  # every shard with documents belongs to a group
-    cuts = pq.read_table(_cut_path(workdir, shard)) if parts else None
+    cuts = read_file(_cut_path(workdir, shard)) if parts else None
     if cuts is not None and cuts.num_rows:
         cuts = cuts.sort_by([("row", "ascending"), ("start", "ascending")])
         changed, first = np.unique(cuts["row"].to_numpy(), return_index=True)
-        texts = pa.concat_tables([pq.read_table(f, columns=["text"]) for f in parts])["text"]
+        texts = pa.concat_tables([read_file(f, columns=["text"]) for f in parts])["text"]
         data, offsets = _utf8(texts.take(pa.array(changed)))
         bounds = np.append(first, cuts.num_rows)
         lo, hi = cuts["start"].to_numpy(), cuts["end"].to_numpy()
