@@ -17,7 +17,7 @@ from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gencommons.arena.app import ADMIN_COOKIE, MAX_BODY, SESSION_COOKIE, create_app
+from gencommons.arena.app import ADMIN_COOKIE, MAX_BODY, SESSION_COOKIE, VISITOR_COOKIE, create_app
 from gencommons.arena.db import Turn, make_engine, sessions
 
 HOSTILE_NAME = '<img src=x onerror=alert("name")>'
@@ -67,6 +67,26 @@ def test_csrf_missing_or_wrong_is_403_on_every_post_route(
         assert r.status_code == 200  # the header (what htmx sends) is accepted in place of the field
 
 
+def test_another_site_cannot_post_a_consent(arena_backends: ArenaBackends, tmp_path: Path) -> None:
+    """Before consent the token is keyed by the visitor's own SameSite=Strict cookie: a token read by
+    another client (an attacker's page) fails, and so does a post without the cookie (what a browser
+    sends from another site), so nobody can be signed up, or opted in to sharing, by a foreign form."""
+    app = create_app(arena_config(tmp_path, sqlite(tmp_path), [arena_backends.model("m1", "normal")]))
+    with TestClient(app) as attacker, TestClient(app) as victim:
+        token = csrf_of(attacker.get("/").text)
+        victim.get("/")  # the victim has a visitor cookie of their own
+        r = victim.post(
+            "/consent", data={"csrf": token, "agree": "yes", "share": "yes"}, follow_redirects=False
+        )
+        assert r.status_code == 403
+        r = TestClient(app).post("/consent", data={"csrf": token, "agree": "yes"}, follow_redirects=False)
+        assert r.status_code == 403  # no visitor cookie at all
+        own = csrf_of(victim.get("/").text)
+        assert own != token
+        r = victim.post("/consent", data={"csrf": own, "agree": "yes"}, follow_redirects=False)
+        assert r.status_code == 303
+
+
 def test_session_and_admin_cookies_are_httponly_and_samesite(
     arena_backends: ArenaBackends, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,8 +96,15 @@ def test_session_and_admin_cookies_are_httponly_and_samesite(
         cfg = arena_config(
             tmp_path, sqlite(tmp_path), models, admin_password_env=ADMIN_ENV, https_only_cookies=https
         )
-        with TestClient(create_app(cfg)) as client:
+        # Secure cookies come back only over https, as a browser does
+        with TestClient(
+            create_app(cfg), base_url="https://testserver" if https else "http://testserver"
+        ) as client:
             page = client.get("/")
+            visitor = page.headers["set-cookie"]
+            assert visitor.startswith(f"{VISITOR_COOKIE}=")
+            assert "samesite=strict" in visitor.lower()
+            assert ("Secure" in visitor) == https
             r = client.post(
                 "/consent", data={"csrf": csrf_of(page.text), "agree": "yes"}, follow_redirects=False
             )

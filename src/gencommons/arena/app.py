@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -47,6 +48,7 @@ HERE = os.path.dirname(__file__)
 SESSION_COOKIE = "arena_session"
 ADMIN_COOKIE = "arena_admin"
 LANG_COOKIE = "arena_lang"
+VISITOR_COOKIE = "arena_visitor"  # before consent: a random id that only keys the CSRF token
 MAX_BODY = 64 * 1024  # bytes per request; prompts are limited further by max_prompt_chars
 VOTE_LABELS = {
     "model_a": "A is better",
@@ -219,8 +221,9 @@ def create_app(
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         user_id = _user_id(arena, request)
+        visitor = None if user_id else _visitor(request)
         lang = i18n.negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-        return templates.TemplateResponse(
+        response = templates.TemplateResponse(
             request,
             name,
             {
@@ -228,7 +231,7 @@ def create_app(
                 "lang": lang,
                 "languages": i18n.LANGUAGES,
                 "title": cfg.title,
-                "csrf": csrf_token(arena.secret, user_id or "anonymous"),
+                "csrf": csrf_token(arena.secret, user_id or f"visitor:{visitor}"),
                 "user_id": user_id,
                 "vote_labels": VOTE_LABELS,
                 "vote_keys": VOTE_KEYS,
@@ -236,11 +239,24 @@ def create_app(
             },
             status_code=status,
         )
+        if visitor is not None and request.cookies.get(VISITOR_COOKIE) != visitor:
+            # SameSite=Strict: a form posted from another site arrives without it, so its token fails
+            response.set_cookie(
+                VISITOR_COOKIE,
+                visitor,
+                httponly=True,
+                samesite="strict",
+                secure=cfg.https_only_cookies,
+                max_age=24 * 3600,
+            )
+        return response
 
     def require_csrf(request: Request, token: str | None) -> None:
-        user_id = _user_id(arena, request) or "anonymous"
+        user_id = _user_id(arena, request)
+        visitor = request.cookies.get(VISITOR_COOKIE)
+        key = user_id or (f"visitor:{visitor}" if visitor and _VISITOR.fullmatch(visitor) else None)
         token = token or request.headers.get("x-csrf-token")
-        if not check_csrf(arena.secret, user_id, token):
+        if key is None or not check_csrf(arena.secret, key, token):
             raise ArenaError("The form expired or did not come from this site; reload the page.", 403)
 
     def require_user(request: Request, s: Session) -> str:
@@ -634,6 +650,15 @@ class _BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+_VISITOR = re.compile(r"[0-9a-f]{32}")
+
+
+def _visitor(request: Request) -> str:
+    """This visitor's pre-consent id (from the cookie, or a new random one)."""
+    v = request.cookies.get(VISITOR_COOKIE)
+    return v if v and _VISITOR.fullmatch(v) else new_user_id()
 
 
 def _user_id(arena: Arena, request: Request) -> str | None:

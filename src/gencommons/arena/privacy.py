@@ -6,8 +6,10 @@ CSRF tokens and the admin password hash. All standard library plus ``itsdangerou
   rotation)``: the same address hashes the same within one period (so rate limits and vote-quality checks
   can group by it) and differently after; salts are derived, never stored, so old hashes cannot be
   reversed by trying all 2^32 IPv4 addresses unless the secret leaks.
-* CSRF: every form carries a token derived from the session (``HMAC(secret, "csrf" + user)``), checked on
-  every POST (double submit is not needed: the session cookie is SameSite and HttpOnly).
+* CSRF: every form carries a token derived from the session (``HMAC(secret, "csrf" + user)``; before
+  consent, from a random visitor id in a SameSite=Strict cookie, so that no other site can post a
+  consent for a visitor), checked on every POST (double submit is not needed: the cookies are SameSite
+  and HttpOnly).
 * The admin password is compared against a scrypt hash (n=2^14, r=8, p=1, 16-byte salt).
 """
 
