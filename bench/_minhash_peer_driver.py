@@ -1,6 +1,7 @@
 """The library peers of ``minhash_vs_peers.py``: a complete near-dedup step around datasketch or rensa.
 
     .venv/bin/python bench/_minhash_peer_driver.py --tool rensa --input DIR --output DIR [--bands 14 --rows 8]
+    .venv/bin/python bench/_minhash_peer_driver.py --tool datasketch --input DIR --output DIR --seed 7
     .venv/bin/python bench/_minhash_peer_driver.py --tool floor --input DIR --output DIR
 
 One process, one measured run, printing ``RESULT {json}`` like the other drivers. datasketch and rensa
@@ -12,7 +13,8 @@ for both, and leaves each library only what it is for (signatures and the LSH in
 2. **shingle**: lowercase, words = ``\\w+`` runs, the set of word ``--ngram``-grams joined by spaces (the
    definition of the benchmark's true Jaccard; a document of fewer words is one shingle);
 3. **signature**: datasketch ``MinHash.bulk`` (``num_perm = bands × rows``, seed 1, its default
-   SHA-1-based ``affine32`` scheme) or rensa ``RMinHash.from_token_sets`` (seed 42);
+   SHA-1-based ``affine32`` scheme) or rensa ``RMinHash.from_token_sets`` (seed 42); ``--seed`` replaces
+   either seed (``minhash_seeds.py`` runs each library with several);
 4. **lsh**: datasketch ``MinHashLSH(params=(bands, rows))``, query then insert each document; rensa
    ``RMinHashLSH(num_bands=bands)``, ``insert_many`` the batch then ``query_all`` it (which also finds
    the pairs inside the batch). Every candidate pair is united in a union-find over document indexes;
@@ -48,6 +50,7 @@ import numpy as np
 import orjson
 
 BATCH = 2048
+DEFAULT_SEEDS = {"datasketch": 1, "rensa": 42}  # without --seed: the seeds minhash_vs_peers.py reports
 WORD_RE = re.compile(r"\w+")
 
 
@@ -116,12 +119,13 @@ def run_datasketch(args: argparse.Namespace, ph: Phases, uf: UnionFind) -> int:
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(num_perm=args.bands * args.rows, params=(args.bands, args.rows))
+    seed = DEFAULT_SEEDS["datasketch"] if args.seed is None else args.seed
     n = 0
     for batch in read_batches(args.input):
         ph.lap("read")
         sets = [[s.encode("utf-8", "surrogatepass") for s in shingles(t, args.ngram)] for _, t in batch]
         ph.lap("shingle")
-        sigs = MinHash.bulk(sets, num_perm=args.bands * args.rows, seed=1)
+        sigs = MinHash.bulk(sets, num_perm=args.bands * args.rows, seed=seed)
         ph.lap("signature")
         uf.grow(n + len(batch))
         for i, m in enumerate(sigs, start=n):
@@ -138,12 +142,13 @@ def run_rensa(args: argparse.Namespace, ph: Phases, uf: UnionFind) -> int:
 
     num_perm = args.bands * args.rows
     lsh = RMinHashLSH(threshold=0.8, num_perm=num_perm, num_bands=args.bands)  # threshold: unused by query
+    seed = DEFAULT_SEEDS["rensa"] if args.seed is None else args.seed
     n = 0
     for batch in read_batches(args.input):
         ph.lap("read")
         sets = [shingles(t, args.ngram) for _, t in batch]
         ph.lap("shingle")
-        sigs = RMinHash.from_token_sets(sets, num_perm, 42)
+        sigs = RMinHash.from_token_sets(sets, num_perm, seed)
         ph.lap("signature")
         uf.grow(n + len(batch))
         lsh.insert_many(sigs, start_key=n)
@@ -258,6 +263,12 @@ def main() -> None:
     ap.add_argument("--bands", type=int, default=14)
     ap.add_argument("--rows", type=int, default=8)
     ap.add_argument("--ngram", type=int, default=5)
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="datasketch/rensa signature seed (default: datasketch 1, rensa 42)",
+    )
     args = ap.parse_args()
 
     t_import = time.perf_counter()

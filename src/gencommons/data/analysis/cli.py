@@ -150,7 +150,8 @@ def index(
     err_console.print(
         f"indexed {m['documents']:,} documents, {m['units']:,} {unit} in {len(m['shards'])} shard(s): "
         f"{m['bytes'] / 1e6:,.1f} MB, {m['bytes_per_unit']:.2f} bytes per {unit[:-1]}; "
-        f"{m['seconds']:.1f} s ({m['tokenize_seconds']:.1f} s reading and tokenizing) -> {m['path']}"
+        f"{m['seconds']:.1f} s ({m['tokenize_seconds']:.1f} s tokenizing"
+        f"{', summed over the tasks' if workers != 1 or executor != 'local' else ''}) -> {m['path']}"
     )
 
 
