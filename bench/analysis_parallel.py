@@ -59,7 +59,11 @@ def main() -> None:
         out = SCRATCH / "parallel-index"
         t0 = time.perf_counter()
         m = build_index(str(ds), str(out), overwrite=True, where=w)
-        res["index"][name] = {"seconds": time.perf_counter() - t0, "units": m["units"], "shards": len(m["shards"])}
+        res["index"][name] = {
+            "seconds": time.perf_counter() - t0,
+            "units": m["units"],
+            "shards": len(m["shards"]),
+        }
         print(f"index bytes ({name}): {res['index'][name]['seconds']:.1f} s", flush=True)
         shutil.rmtree(out)
     ray.shutdown()

@@ -26,7 +26,6 @@ permutations).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -50,6 +49,7 @@ from _minhash_scoring import (
     score,
     wilson,
 )
+from _results import write_results
 from filters_vs_datatrove import ROOT, Run, git_state, run_all, run_row, snapshot_source
 
 BENCH = ROOT / "bench"
@@ -280,16 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": str(corpus.folder.relative_to(ROOT)),
     }
     md = markdown(meta, rows, scores, curves, edits)
-    print("\n" + md)
-    (RESULTS / "minhash_quality.md").write_text(md + "\n", encoding="utf-8")
-    (RESULTS / "minhash_quality.json").write_text(
-        json.dumps(
-            {"meta": meta, "runs": rows, "scores": scores, "curves": curves, "edits": edits},
-            indent=1,
-            default=str,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_results(
+        "minhash_quality",
+        md,
+        {"meta": meta, "runs": rows, "scores": scores, "curves": curves, "edits": edits},
     )
     print(
         f"\nwrote bench/results/minhash_quality.md, .json and minhash_scurve.png ({time.perf_counter() - t0:.0f} s)"

@@ -70,6 +70,7 @@ from _minhash_scoring import (
     s_curve,
     score,
 )
+from _results import write_results
 from filters_vs_datatrove import ROOT, git_state
 
 RESULTS = ROOT / "bench" / "results"
@@ -312,18 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     md = markdown(meta, summary, expected, tests, runs)
-    print("\n" + md)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "minhash_seeds.md").write_text(md + "\n", encoding="utf-8")
-    (RESULTS / "minhash_seeds.json").write_text(
-        json.dumps(
-            {"meta": meta, "expected": expected, "summary": summary, "tests": tests, "runs": runs},
-            indent=1,
-            default=str,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    payload = {"meta": meta, "expected": expected, "summary": summary, "tests": tests, "runs": runs}
+    write_results("minhash_seeds", md, payload)
     print(f"\nwrote bench/results/minhash_seeds.md and .json ({time.perf_counter() - t_start:.0f} s)")
     return 0
 

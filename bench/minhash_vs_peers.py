@@ -34,7 +34,6 @@ clusters. Writes ``bench/results/minhash_vs_peers.md`` (printed too) and ``.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -55,6 +54,7 @@ from _minhash_scoring import (
     recall_table,
     score,
 )
+from _results import write_results
 from filters_vs_datatrove import (
     ROOT,
     Run,
@@ -350,18 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     ratios = ratio_rows(by_name, args.workers)
     md = markdown(meta, rows, ratios, scores, checks)
-    print("\n" + md)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "minhash_vs_peers.md").write_text(md + "\n", encoding="utf-8")
-    (RESULTS / "minhash_vs_peers.json").write_text(
-        json.dumps(
-            {"meta": meta, "runs": rows, "ratios": ratios, "scores": scores, "checks": checks},
-            indent=1,
-            default=str,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    payload = {"meta": meta, "runs": rows, "ratios": ratios, "scores": scores, "checks": checks}
+    write_results("minhash_vs_peers", md, payload)
     print(f"\nwrote bench/results/minhash_vs_peers.md and .json ({time.perf_counter() - t_start:.0f} s)")
     return 0 if all(c["same"] for c in checks) else 1
 
