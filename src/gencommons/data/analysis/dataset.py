@@ -64,6 +64,7 @@ def open_dataset(path: str) -> AnalysisDataset:
             f"{path}: no dataset here (expected a `gencommons data run` output folder with data/*.parquet, "
             "or Parquet / JSONL files)."
         )
+    files = [os.path.abspath(f) for f in files]  # tasks may run elsewhere (a Ray worker's cwd)
     return AnalysisDataset(path=path, files=files, manifest=manifest, columns=_columns(files[0]))
 
 

@@ -287,9 +287,18 @@ def build_index(
     workers = where.workers or default_workers()
     one = where.executor == "local" and workers == 1
     parts: list[Part | None] = [None] if one else list(split(ds, workers))
+    tok_path = os.path.abspath(tokenizer) if tokenizer else None
     with atomic_dir(out, overwrite=overwrite) as tmp:
         tasks = [
-            (ds, p, tmp, "shard-" if one else f"shard-{k:05d}-", tokenizer, shard_units, batch_rows)
+            (
+                ds,
+                p,
+                os.path.abspath(tmp),
+                "shard-" if one else f"shard-{k:05d}-",
+                tok_path,
+                shard_units,
+                batch_rows,
+            )
             for k, p in enumerate(parts)
         ]
         recs = run_tasks(_index_part, tasks, where, progress=progress, total=total)

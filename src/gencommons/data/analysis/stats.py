@@ -27,9 +27,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -225,7 +226,8 @@ def compute_stats(
     ds = open_dataset(path)
     tok_id = load_tokenizer(cfg.tokenizer)[1] if cfg.tokenizer else None  # a bad folder fails here, once
     st = _State(cfg)
-    tasks = [(ds, p, cfg) for p in parts_of(ds)]
+    task_cfg = replace(cfg, tokenizer=os.path.abspath(cfg.tokenizer)) if cfg.tokenizer else cfg
+    tasks = [(ds, p, task_cfg) for p in parts_of(ds)]
     for rec in run_tasks(_summarize, tasks, where or Parallel(), progress=progress, total=_row_count(ds)):
         st.merge(rec["state"])
     m = ds.manifest
