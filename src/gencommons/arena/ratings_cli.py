@@ -59,8 +59,8 @@ def ratings(
         bool,
         typer.Option(
             "--style-control",
-            help="Control for answer style: needs columns len_a/len_b, header_*, list_*, bold_* "
-            "or the answers as answer_a/answer_b.",
+            help="Control for answer style: needs columns len_a/len_b, header_*, list_*, bold_*, "
+            "Chatbot Arena's conv_metadata, or the answers as answer_a/answer_b.",
         ),
     ] = False,
     features: Annotated[

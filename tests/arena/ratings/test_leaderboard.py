@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from gencommons.arena.ratings import (
+    STYLE_FEATURES,
     Battles,
     battles_from_votes,
     bradley_terry,
@@ -18,6 +21,7 @@ from gencommons.arena.ratings import (
     markdown_counts,
     online_elo,
     ranks,
+    read_votes,
     style_covariates,
     synthetic_votes,
     votes_to_change_top,
@@ -135,6 +139,36 @@ def test_style_features_from_answer_text() -> None:
     assert np.allclose(z[0], -z[1])  # the same battle seen from the other side
     with pytest.raises(InputDataError, match="style control needs column"):
         style_covariates(table.drop("answer_b"))
+
+
+def test_style_features_from_chatbot_arena_conv_metadata(tmp_path: Path) -> None:
+    """Chatbot Arena's released tables carry the features in conv_metadata (nested counts, summed); read
+    from a Parquet struct or from JSON text, they give the same covariates as flat columns."""
+    rng = np.random.default_rng(1)
+    n = 40
+    flat = {f"{f}_{s}": rng.integers(0, 30, n) for f in STYLE_FEATURES for s in "ab"}
+
+    def side(s: str, i: int, h: str, bold: str) -> dict[str, object]:
+        lists = int(flat[f"list_{s}"][i])
+        return {
+            f"sum_assistant_{s}_tokens": int(flat[f"len_{s}"][i]),
+            f"header_count_{s}": {
+                f"h{k}": int(flat[f"header_{s}"][i]) if f"h{k}" == h else 0 for k in range(1, 7)
+            },
+            f"list_count_{s}": {"ordered": lists - lists // 2, "unordered": lists // 2},
+            f"bold_count_{s}": {"**": 0, "__": 0} | {bold: int(flat[f"bold_{s}"][i])},
+        }
+
+    meta = [side("a", i, "h1", "**") | side("b", i, "h2", "__") for i in range(n)]
+    base = {"model_a": ["x", "y"] * (n // 2), "model_b": ["y", "x"] * (n // 2), "winner": ["model_a"] * n}
+    want = style_covariates(pl.DataFrame(base | flat))
+    as_struct = pl.DataFrame(base | {"conv_metadata": meta})
+    assert np.allclose(style_covariates(as_struct), want)
+    as_text = pl.DataFrame(base | {"conv_metadata": [json.dumps(m) for m in meta]})
+    assert np.allclose(style_covariates(as_text), want)
+    as_struct.write_parquet(tmp_path / "arena.parquet")
+    board = leaderboard(read_votes(tmp_path / "arena.parquet"), rounds=0, style_control=True, online=False)
+    assert set(board.style_coefficients) == set(STYLE_FEATURES)
 
 
 def test_style_control_votes_and_counts_identical() -> None:

@@ -9,7 +9,10 @@ the model ratings measure what is left once length and formatting are accounted 
   ``len_b``, ``header_a``, ``header_b``, ... (any names: ``features=("len", "emoji")`` reads ``emoji_a``
   and ``emoji_b``), or gives the answers' text as ``answer_a`` / ``answer_b``, from which
   :func:`markdown_counts` counts them (tokens there: words and punctuation marks, ``\\w+|[^\\w\\s]``,
-  a tokenizer-free stand-in for Chatbot Arena's tiktoken count).
+  a tokenizer-free stand-in for Chatbot Arena's tiktoken count), or — as Chatbot Arena's released
+  vote tables do — in a ``conv_metadata`` column (a struct, or its JSON text) with
+  ``sum_assistant_{a,b}_tokens`` and the counts ``header_count_{a,b}`` (h1–h6), ``list_count_{a,b}``
+  (ordered, unordered) and ``bold_count_{a,b}`` (``**``, ``__``), each summed over its fields.
 * **covariate** per feature and vote: ``(f_a - f_b) / (f_a + f_b)`` (0 when both are 0), then divided
   by its root mean square over the votes. Chatbot Arena also subtracts the mean; we do not, so that
   swapping the sides of a vote flips the sign of its covariates exactly and no hidden intercept (a
@@ -57,6 +60,34 @@ def markdown_counts(texts: pl.Series, *, features: Sequence[str] = STYLE_FEATURE
     return pl.DataFrame({f: texts.str.count_matches(_PATTERNS[f]) for f in features})
 
 
+_CONV_METADATA = {"len": "sum_assistant_{}_tokens", "header": "header_count_{}", "list": "list_count_{}",
+                  "bold": "bold_count_{}"}  # fmt: skip
+
+
+def conv_metadata_counts(meta: pl.Series, side: str, features: Sequence[str]) -> dict[str, pl.Series]:
+    """The features Chatbot Arena's ``conv_metadata`` holds for one side (a struct or JSON text);
+    a struct of counts (headers h1–h6, ordered/unordered lists, ``**``/``__`` bold) is summed."""
+    if meta.dtype == pl.String:
+        meta = meta.str.json_decode(infer_schema_length=None)
+    if not isinstance(meta.dtype, pl.Struct):
+        return {}
+    fields = {f.name: f.dtype for f in meta.dtype.fields}
+    out = {}
+    for f in features:
+        name = _CONV_METADATA.get(f, "").format(side)
+        if name not in fields:
+            continue
+        col = meta.struct.field(name)
+        if isinstance(fields[name], pl.Struct):
+            col = (
+                pl.DataFrame(col.struct.unnest())
+                .select(pl.sum_horizontal(pl.all().cast(pl.Float64).fill_null(0.0)))
+                .to_series()
+            )
+        out[f] = col.cast(pl.Float64).fill_null(0.0)
+    return out
+
+
 def style_covariates(
     df: pl.DataFrame, *, features: Sequence[str] = STYLE_FEATURES, source: str = "<votes>"
 ) -> np.ndarray:
@@ -66,6 +97,11 @@ def style_covariates(
         have = [f for f in features if f"{f}_{side}" in df.columns]
         missing = [f for f in features if f not in have]
         counted = pl.DataFrame()
+        if missing and "conv_metadata" in df.columns:
+            meta = conv_metadata_counts(df["conv_metadata"], side, missing)
+            have += list(meta)
+            missing = [f for f in missing if f not in meta]
+            df = df.with_columns(**{f"{f}_{side}": v for f, v in meta.items()})
         if missing:
             if f"answer_{side}" not in df.columns:
                 need = ", ".join(f"{f}_{side}" for f in missing)
