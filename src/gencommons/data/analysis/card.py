@@ -50,7 +50,7 @@ def size_category(n: int) -> str:
     return next((label for bound, label in SIZES if n < bound), "n>1T")
 
 
-def _stats(path: str, ds_content_id: str | None) -> dict[str, Any]:
+def _stats(path: str, ds_content_id: str | None, where: Any = None) -> dict[str, Any]:
     cached = os.path.join(path, "stats", "stats.json")
     if os.path.isfile(cached):
         s: dict[str, Any] = read_json(cached)
@@ -58,7 +58,7 @@ def _stats(path: str, ds_content_id: str | None) -> dict[str, Any]:
             return s
     from gencommons.data.analysis.stats import compute_stats
 
-    return compute_stats(path)
+    return compute_stats(path, where=where)
 
 
 def _table(header: list[str], rows: Any) -> str:
@@ -71,11 +71,12 @@ def _table(header: list[str], rows: Any) -> str:
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows])
 
 
-def build_card(path: str, *, name: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(README.md text, Croissant JSON-LD dict) for the dataset at ``path``."""
+def build_card(path: str, *, name: str | None = None, where: Any = None) -> tuple[str, dict[str, Any]]:
+    """(README.md text, Croissant JSON-LD dict) for the dataset at ``path``; its stats come from
+    ``DATASET/stats/stats.json`` when that is current, else are computed (on the executor of ``where``)."""
     ds = open_dataset(path)
     m = ds.manifest
-    s = _stats(path, (m or {}).get("content_id"))
+    s = _stats(path, (m or {}).get("content_id"), where)
     name = name or ds.name
     cont_path = os.path.join(path, "contamination", "contamination.json")
     cont = read_json(cont_path) if os.path.isfile(cont_path) else None

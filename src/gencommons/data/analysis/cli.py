@@ -318,6 +318,9 @@ def card(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing README.md / croissant.json."
     ),
+    workers: int = typer.Option(1, "--workers", "-w", min=0, help=_WORKERS_HELP),
+    executor: str = typer.Option("local", "--executor", help=_EXECUTOR_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=_ADDRESS_HELP),
 ) -> None:
     """A Hugging Face dataset card (README.md with YAML metadata) and Croissant JSON-LD metadata, from the
     manifest, the stats and the contamination report."""
@@ -331,7 +334,7 @@ def card(
         raise OutputConflictError(
             f"{out} already has a README.md or croissant.json; pass --overwrite to replace them."
         )
-    readme, meta = build_card(dataset, name=name)
+    readme, meta = build_card(dataset, name=name, where=_where(executor, workers, ray_address))
     write_bytes_atomic(paths[0], readme.encode("utf-8"))
     write_json_atomic(paths[1], meta)
     err_console.print(f"wrote {paths[0]} and {paths[1]}")
