@@ -31,14 +31,10 @@ class Parallel:
 
 def parts_of(ds: AnalysisDataset, *, per: int = 16, max_rows: int = PART_ROWS) -> list[Part]:
     """The dataset's parts: at most ``max_rows`` rows and about 1/``per`` of the dataset each."""
-    parts = split(ds, per)
-    if any(p.row_groups is not None for p in parts):
-        import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in ds.files if f.endswith(".parquet"))
-        if total > per * max_rows:
-            parts = split(ds, -(-total // max_rows))
-    return parts
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in ds.files if f.endswith(".parquet"))
+    return split(ds, max(per, -(-total // max_rows)))
 
 
 def report(n: int) -> None:
@@ -70,8 +66,8 @@ def run_tasks(
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
 ) -> list[dict[str, Any]]:
-    """``[fn(t) for t in tasks]`` on the executor of ``where``; ``progress(docs_done, total)`` after
-    each task."""
+    """``[fn(t) for t in tasks]`` on the executor of ``where``; ``progress(docs_done, total)`` as
+    tasks ``report`` their batches (or, on Ray, as tasks end)."""
     from gencommons.data.executors import executors
 
     run = executors[where.executor]  # an unknown name is a UserError listing the executors
