@@ -144,11 +144,11 @@ def overview_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
         ("UTF-8 bytes", s["bytes"]),
         ("words (\\w+ runs)", s["words"]),
     ]
+    if s.get("tokens") is not None:
+        rows.append((f"tokens ({os.path.basename(str(s['tokenizer']['path']).rstrip('/'))})", s["tokens"]))
     exact = (s.get("duplicates") or {}).get("exact")
     if exact is not None:
         rows.append(("exact-duplicate documents", exact["duplicate_documents"]))
-    if s.get("tokens") is not None:
-        rows.append((f"tokens ({os.path.basename(str(s['tokenizer']['path']).rstrip('/'))})", s["tokens"]))
     rows.append(("documents with a URL", s["documents_with_url"]))
     rows.append(("files", s["files"]))
     return rows
