@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -18,6 +22,22 @@ DATABASE = typer.Option(
     "--database",
     help="sqlite:///path.db or postgresql://user@host/db (overrides the config and $GENCOMMONS_ARENA_DATABASE).",
 )
+
+
+@contextlib.contextmanager
+def _session(config: str | None, database: str | None) -> Iterator[Any]:
+    """A session on the arena's database, migrated to the latest schema first; disposed afterwards."""
+    from gencommons.arena.config import load_arena_config
+    from gencommons.arena.db import make_engine, sessions, upgrade
+
+    cfg = load_arena_config(config, database=database)
+    upgrade(cfg.database)
+    engine = make_engine(cfg.database)
+    try:
+        with sessions(engine)() as s:
+            yield s
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -125,19 +145,11 @@ def release(
 ) -> None:
     """Release per-pair vote counts per language and category with differential privacy."""
     from gencommons.arena import store
-    from gencommons.arena.config import load_arena_config
-    from gencommons.arena.db import make_engine, sessions, upgrade
     from gencommons.arena.release import release as do_release
 
-    cfg = load_arena_config(config, database=database)
-    upgrade(cfg.database)
-    engine = make_engine(cfg.database)
-    try:
-        with sessions(engine)() as s:
-            votes = store.release_votes(s)
-            models = [m.name for m in store.list_models(s)]
-    finally:
-        engine.dispose()
+    with _session(config, database) as s:
+        votes = store.release_votes(s)
+        models = [m.name for m in store.list_models(s)]
     m = do_release(
         votes,
         out,
@@ -162,19 +174,10 @@ def review(
     """Flag anomalous voters (same side, against the consensus, too fast); their votes leave the ratings."""
     from rich.table import Table
 
-    from gencommons.arena.config import load_arena_config
-    from gencommons.arena.db import make_engine, sessions, upgrade
+    from gencommons.arena import store
 
-    cfg = load_arena_config(config, database=database)
-    upgrade(cfg.database)
-    engine = make_engine(cfg.database)
-    try:
-        from gencommons.arena import store
-
-        with sessions(engine)() as s:
-            res = store.review_votes(s, alpha=alpha, min_votes=min_votes)
-    finally:
-        engine.dispose()
+    with _session(config, database) as s:
+        res = store.review_votes(s, alpha=alpha, min_votes=min_votes)
     t = Table(
         title=f"{res['flagged_voters']} voter(s) flagged; {res['excluded_votes']} vote(s) left out of the ratings"
     )
