@@ -31,7 +31,7 @@ signatures from those hashes (``(a·h + b) mod (2^61 − 1)``, min over shingles
 the phases tell the floor (read + shingle + hash) from the signature stage; it writes nothing.
 ``--tool gencommons-floor`` times gencommons' own functions on the same batches as its pipeline
 (5,000 documents): ``shingle_hashes`` (tokenize + shingle hashes, no MinHash), ``signatures`` (the
-MinHash stage) and ``band_keys``; its numba kernels are compiled or loaded before the clock starts.
+MinHash stage) and ``band_keys``; one tiny batch runs before the clock starts (first-call set-up).
 """
 
 from __future__ import annotations
@@ -211,8 +211,8 @@ def run_gencommons_floor(args: argparse.Namespace, ph: Phases) -> int:
 
 
 def warm_gencommons(args: argparse.Namespace) -> None:
-    """Compile (or load from numba's cache) the kernels outside the timed part, as a pipeline's
-    workers would have them after their first batch."""
+    """One tiny batch outside the timed part (first-call set-up: polars' thread pool, the Unicode
+    table), as a pipeline's workers have it after their first batch."""
     import pyarrow as pa
 
     from gencommons.data.dedup.minhash import MinhashParams, shingle_hashes, signatures

@@ -67,8 +67,8 @@ def datatrove_minhash_run(
 
 
 def warm_up(corpus: Corpus, snapshot: Path, work: Path) -> float:
-    """One unmeasured pipeline run on 200 documents, so that numba has compiled the step's kernels
-    into the snapshot's cache (as any installation has after its first run); returns its seconds."""
+    """One unmeasured pipeline run on 200 documents (warms the OS file cache for the snapshot's
+    modules, as on any machine that has run gencommons before); returns its seconds."""
     tiny = work / "warm-up-input"
     tiny.mkdir(parents=True, exist_ok=True)
     with (

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     snapshot, src_hash = snapshot_source(WORK)
     sys.path.insert(0, str(snapshot))
     print(
-        f"warm-up (numba kernels into the snapshot's cache): {warm_up(corpus, snapshot, WORK):.1f} s",
+        f"warm-up (one run on 200 documents): {warm_up(corpus, snapshot, WORK):.1f} s",
         flush=True,
     )
 

@@ -111,7 +111,7 @@ def test_compiled_tokenizer_equals_polars_regex(shingle: str) -> None:
     assert np.diff(off).tolist() == tokens.list.len().fill_null(0).to_list()
     flat = tokens.explode().drop_nulls().to_list()
     assert sh.tolist() == [token_hash(t, p.seed) for t in flat]
-    # the same kernel as plain Python (the fallback without numba)
+    # the same as the reference kernel in plain Python
     from gencommons.data.dedup import _unicode, minhash
 
     arr = pa.array([t.lower() for t in MIXED], pa.large_string())
@@ -351,3 +351,101 @@ def test_ray_gives_the_same_clusters(tmp_path: Path) -> None:
     ]
     assert tables[0].equals(tables[1])
     assert read_manifest(str(tmp_path / "ray"))["steps"][0]["dropped"] == local["steps"][0]["dropped"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(max_size=60), max_size=8),
+    n=st.integers(1, 6),
+    char=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+def test_compiled_kernels_match_the_python_references(
+    texts: list[str], n: int, char: bool, seed: int
+) -> None:
+    """Each loop of ``_minhash_kernels.pyx`` gives what its Python reference in ``minhash.py`` gives."""
+    from gencommons.data.dedup import _minhash_kernels as k
+    from gencommons.data.dedup import _unicode, minhash
+
+    arr = pa.array(texts, pa.large_string())
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[: len(texts) + 1]
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    outs, lens = [], []
+    for tokens in (k.tokens, minhash._tokens_kernel_py):
+        out, lengths = np.zeros(len(data) + 1, np.uint64), np.zeros(len(texts), np.int64)
+        with np.errstate(over="ignore"):
+            used = tokens(data, offs, _unicode.classes(), int(char), np.uint64(seed), out, lengths)
+        outs.append(out[:used].tolist())
+        lens.append(lengths.tolist())
+    assert outs[0] == outs[1]
+    assert lens[0] == lens[1]
+
+    hashes = np.array(outs[0], dtype=np.uint64)
+    lengths = np.array(lens[0], dtype=np.int64)
+    tok_off = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    counts = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rolled = [np.zeros(int(off[-1]), np.uint64) for _ in range(2)]
+    k.roll(hashes, tok_off, off, n, rolled[0])
+    with np.errstate(over="ignore"):
+        minhash._roll_kernel_py(hashes, tok_off, off, n, rolled[1])
+    assert rolled[0].tolist() == rolled[1].tolist()
+
+    p = MinhashParams(num_perm=16, bands=4, rows=4, seed=seed)
+    a, b = minhash._permutations(p)
+    sigs = [np.full((len(texts), 16), np.uint64(2**32), np.uint64) for _ in range(2)]
+    k.minhash(rolled[0], off, a, b, sigs[0])
+    with np.errstate(over="ignore"):
+        minhash._minhash_kernel_py(rolled[0], off, a, b, sigs[1])
+    assert np.array_equal(sigs[0], sigs[1])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    edges=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=60),
+)
+def test_compiled_union_find_matches_the_python_reference(size: int, edges: list[tuple[int, int]]) -> None:
+    from gencommons.data.dedup import _minhash_kernels as k
+    from gencommons.data.dedup import minhash
+
+    edges = [(x % size, y % size) for x, y in edges]
+    a = np.array([e[0] for e in edges], dtype=np.int64)
+    b = np.array([e[1] for e in edges], dtype=np.int64)
+    compiled, reference = np.arange(size, dtype=np.int64), np.arange(size, dtype=np.int64)
+    k.union_all(compiled, a, b)
+    k.flatten(compiled)
+    minhash._union_all_py(reference, a, b)
+    minhash._flatten_py(reference)
+    assert compiled.tolist() == reference.tolist()
+    # every node points at the smallest node of its connected component
+    for x, y in edges:
+        assert compiled[x] == compiled[y]
+    assert all(compiled[i] <= i for i in range(size))
+
+
+def test_compiled_kernels_refuse_bad_arguments() -> None:
+    from gencommons.data.dedup import _minhash_kernels as k
+
+    with pytest.raises(IndexError, match="outside"):
+        k.union_all(np.arange(3, dtype=np.int64), np.array([0], np.int64), np.array([5], np.int64))
+    with pytest.raises(ValueError, match="do not agree"):
+        k.minhash(
+            np.zeros(1, np.uint64),
+            np.array([0, 1]),
+            np.ones(4, np.uint64),
+            np.ones(4, np.uint64),
+            np.zeros((1, 3), np.uint64),
+        )
+    data = np.frombuffer(b"a b c d", dtype=np.uint8)
+    with pytest.raises(ValueError, match="too small"):
+        k.tokens(
+            data,
+            np.array([0, 7]),
+            np.ones(256, np.uint8),
+            0,
+            1,
+            np.zeros(0, np.uint64),
+            np.zeros(1, np.int64),
+        )

@@ -427,3 +427,68 @@ def test_pipeline_on_the_test_corpus(corpus_dir: Path, tmp_path: Path, workers: 
     dropped = sum(1 for reason, _ in rows[0] if reason)
     assert stats["dropped"] == ({REASON: dropped} if dropped else {})
     assert m["counts"]["documents_out"] == len(expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(
+        st.lists(st.sampled_from(["a", "b", "c", "dé", "\u3000", " ", "\n", "\xa0", "x y"]), max_size=30).map(
+            "".join
+        ),
+        max_size=6,
+    ),
+    k=st.integers(1, 4),
+    min_count=st.integers(2, 3),
+    keep_first=st.booleans(),
+    width=st.sampled_from([1, 4]),
+)
+def test_compiled_kernels_match_the_python_references(
+    texts: list[str], k: int, min_count: int, keep_first: bool, width: int
+) -> None:
+    """Each loop of ``_substring_kernels.pyx`` gives what its Python reference in ``substring.py``
+    gives, on both unit widths (uint8 / uint32 streams, int32 suffix arrays)."""
+    import numpy as np
+    from pydivsufsort import divsufsort
+
+    from gencommons.data.dedup import _substring_kernels as c
+
+    data, offsets = substring._utf8(pa.array(texts, pa.large_string()))
+    words = [np.zeros(len(data) + 2 * len(texts) + 1, np.uint32) for _ in range(2)]
+    starts = [np.zeros(len(data) + 2 * len(texts) + 1, np.int64) for _ in range(2)]
+    with np.errstate(over="ignore"):  # the reference's hash arithmetic wraps, as the C one does
+        counts = [
+            f(data, offsets, w, s)
+            for f, w, s in zip((c._scan_words, substring._scan_words), words, starts, strict=True)
+        ]
+    assert counts[0].tolist() == counts[1].tolist() == [len(t.split()) for t in texts]
+    assert words[0].tolist() == words[1].tolist()
+    assert starts[0].tolist() == starts[1].tolist()
+
+    if width == 1:
+        stream = [np.zeros(len(data) + len(texts), np.uint8) for _ in range(2)]
+        c._byte_units(data, offsets, stream[0])
+        substring._byte_units(data, offsets, stream[1])
+        assert stream[0].tolist() == stream[1].tolist()
+        raw, sep = stream[0], substring.BYTE_SEP
+    else:
+        used = int(counts[0].sum()) + len(texts)
+        raw, sep = words[0][:used].astype(">u4").view(np.uint8).copy(), substring.WORD_SEP
+    n = len(raw) // width
+    if n == 0:
+        return
+    results = []
+    for kern in (c, substring):
+        sa = divsufsort(raw.copy())
+        if width > 1:
+            assert kern._compact(sa, width) == n
+            plcp = sa[n : 2 * n]
+        else:
+            plcp = np.empty(n, dtype=sa.dtype)
+        text = raw.view(np.uint32) if width == 4 else raw
+        kern._plcp(text, sa, n, sep, plcp)
+        marked = kern._mark(sa, plcp, n, k, min_count, int(keep_first))
+        m = kern._cover(text, plcp, n, sep, k, *(np.zeros(0, np.int64) for _ in range(3)))
+        doc, lo, hi = (np.zeros(m, np.int64) for _ in range(3))
+        assert kern._cover(text, plcp, n, sep, k, doc, lo, hi) == m
+        results.append((marked, plcp.tolist(), doc.tolist(), lo.tolist(), hi.tolist()))
+    assert results[0] == results[1]

@@ -25,7 +25,7 @@ Hashing: polars lowercases the batch; one compiled pass over the UTF-8 bytes fin
 (``\\w+`` runs as polars' regex defines them, ``_unicode.py``) and hashes each from its bytes (FNV-1a 64
 + murmur3 finalizer, seeded; independent of library versions); shingles by a polynomial roll over the
 token hashes, permutations by multiply-shift hashing ``(a·x + b mod 2^64) >> 32`` with odd random
-``a`` (a numba loop, 112 multiply-adds per shingle). Defined behaviour for odd input: an empty or
+``a`` (112 multiply-adds per shingle); the loops are compiled (``_minhash_kernels.pyx``). Defined behaviour for odd input: an empty or
 whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
 those); a document with fewer than ``n`` words is one shingle of all its words; duplicate ids are
 distinct documents (clusters are by position, ids are only reported).
@@ -33,6 +33,7 @@ distinct documents (clusters are by position, ids are only reported).
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -201,9 +202,6 @@ def _finish_hash_py(h: np.uint64) -> np.uint64:
     return h
 
 
-_finish_hash = _finish_hash_py  # replaced by its compiled version in _kernels()
-
-
 def token_hash(token: str, seed: int = 1) -> int:
     """The hash of one token, as the compiled tokenizer computes it (a reference for tests).
 
@@ -223,14 +221,14 @@ def _tokens_kernel_py(
     data: np.ndarray,
     offs: np.ndarray,
     classes: np.ndarray,
-    char: int,  # 1: characters, 0: words (numba kernels take no keyword-only flags)
+    char: int,  # 1: characters, 0: words
     seed: np.uint64,
     out: np.ndarray,
     lengths: np.ndarray,
 ) -> int:
     """Decode UTF-8, find the tokens of each document and hash each; returns the number of tokens."""
     start_h = FNV_OFFSET ^ (seed * np.uint64(0x9E3779B97F4A7C15))
-    space_h = _finish_hash((start_h ^ np.uint64(0x20)) * FNV_PRIME)
+    space_h = _finish_hash_py((start_h ^ np.uint64(0x20)) * FNV_PRIME)
     n = 0
     for d in range(len(offs) - 1):
         i, stop, first = offs[d], offs[d + 1], n
@@ -270,7 +268,7 @@ def _tokens_kernel_py(
                     h = start_h
                     for j in range(k):
                         h = (h ^ data[i + j]) * FNV_PRIME
-                    out[n] = _finish_hash(h)
+                    out[n] = _finish_hash_py(h)
                     n += 1
             elif cls & 1:
                 if not in_word:
@@ -279,12 +277,12 @@ def _tokens_kernel_py(
                 for j in range(k):
                     h = (h ^ data[i + j]) * FNV_PRIME
             elif in_word:
-                out[n] = _finish_hash(h)
+                out[n] = _finish_hash_py(h)
                 n += 1
                 in_word = False
             i += k
         if in_word:
-            out[n] = _finish_hash(h)
+            out[n] = _finish_hash_py(h)
             n += 1
         lengths[d] = n - first
     return n
@@ -331,36 +329,24 @@ def _minhash_kernel_py(
                 sig[d, j] = min(sig[d, j], v)
 
 
+@functools.cache
 def _kernels() -> dict[str, Callable[..., Any]]:
-    """The per-element loops, compiled by numba on first use (importing this module stays cheap);
-    without numba they run as slow Python."""
-    global _KERNELS, _uf_find, _finish_hash
-    if _KERNELS is None:
-        try:
-            from numba import njit
-        except ImportError:  # pragma: no cover - numba is in the data extra
-            _KERNELS = {
-                "tokens": _tokens_kernel_py,
-                "roll": _roll_kernel_py,
-                "minhash": _minhash_kernel_py,
-                "union": _union_all_py,
-                "flatten": _flatten_py,
-            }
-        else:
-            jit = njit(cache=True, nogil=True)
-            _uf_find = jit(_uf_find_py)  # the union-find loops call it: compiled first
-            _finish_hash = jit(_finish_hash_py)
-            _KERNELS = {
-                "tokens": jit(_tokens_kernel_py),
-                "roll": jit(_roll_kernel_py),
-                "minhash": jit(_minhash_kernel_py),
-                "union": jit(_union_all_py),
-                "flatten": jit(_flatten_py),
-            }
-    return _KERNELS
-
-
-_KERNELS: dict[str, Callable[..., Any]] | None = None
+    """The per-element loops, compiled: ``_minhash_kernels.pyx``, built when gencommons is installed.
+    The ``_…_py`` functions here are their reference implementations (the tests compare them)."""
+    try:
+        from gencommons.data.dedup import _minhash_kernels as k
+    except ImportError as e:  # pragma: no cover - built by pip install
+        raise ImportError(
+            "gencommons' compiled MinHash kernels are missing: reinstall it from source with a C compiler "
+            "(pip install -e .), which builds src/gencommons/data/dedup/_minhash_kernels.pyx"
+        ) from e
+    return {
+        "tokens": k.tokens,
+        "roll": k.roll,
+        "minhash": k.minhash,
+        "union": k.union_all,
+        "flatten": k.flatten,
+    }
 
 
 def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.ndarray:
@@ -432,7 +418,7 @@ def _uf_find_py(parent: np.ndarray, x: int) -> int:
 
 def _union_all_py(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
     for i in range(len(a)):
-        ra, rb = _uf_find(parent, a[i]), _uf_find(parent, b[i])
+        ra, rb = _uf_find_py(parent, a[i]), _uf_find_py(parent, b[i])
         if ra != rb:  # the smaller index (earlier document) becomes the root
             if ra < rb:
                 parent[rb] = ra
@@ -443,10 +429,7 @@ def _union_all_py(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
 def _flatten_py(parent: np.ndarray) -> None:
     """Point every node at its root."""
     for i in range(len(parent)):
-        parent[i] = _uf_find(parent, i)
-
-
-_uf_find = _uf_find_py  # replaced by its compiled version in _kernels()
+        parent[i] = _uf_find_py(parent, i)
 
 
 def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:

@@ -147,7 +147,7 @@ def index_bytes(n: int, width: int) -> int:
     return n * width + sa + extra
 
 
-# ---------------------------------------------------------------- kernels (compiled by numba)
+# ---------------------------------------------------------------- kernels (references of _substring_kernels.pyx)
 
 
 def _scan_words(data: np.ndarray, offsets: np.ndarray, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -322,12 +322,13 @@ def _cover(
 
 @functools.cache
 def _kernels() -> dict[str, Callable[..., Any]]:
-    """The kernels above compiled by numba (imported here: it is heavy)."""
-    require("numba", extra="data")
-    import numba
+    """The kernels above, compiled (``_substring_kernels.pyx``, built when gencommons is installed); the
+    Python functions above are their reference implementations, which the tests compare."""
+    from gencommons.data.dedup import _substring_kernels as k
 
-    jit = numba.njit(cache=True, nogil=True)
-    return {f.__name__: jit(f) for f in (_scan_words, _byte_units, _compact, _plcp, _mark, _cover)}
+    return {
+        f.__name__: getattr(k, f.__name__) for f in (_scan_words, _byte_units, _compact, _plcp, _mark, _cover)
+    }
 
 
 # ---------------------------------------------------------------- units

@@ -1,0 +1,17 @@
+"""Type stubs of the compiled ``_minhash_kernels.pyx``."""
+
+import numpy as np
+
+def tokens(
+    data: np.ndarray,
+    offs: np.ndarray,
+    classes: np.ndarray,
+    char: int,
+    seed: int | np.uint64,
+    out: np.ndarray,
+    lengths: np.ndarray,
+) -> int: ...
+def roll(hashes: np.ndarray, tok_off: np.ndarray, off: np.ndarray, n: int, out: np.ndarray) -> None: ...
+def minhash(shingles: np.ndarray, off: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray) -> None: ...
+def union_all(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None: ...
+def flatten(parent: np.ndarray) -> None: ...

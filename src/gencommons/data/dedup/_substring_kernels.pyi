@@ -1,0 +1,19 @@
+"""Type stubs of the compiled ``_substring_kernels.pyx``."""
+
+import numpy as np
+
+def _scan_words(data: np.ndarray, offsets: np.ndarray, ids: np.ndarray, starts: np.ndarray) -> np.ndarray: ...
+def _byte_units(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None: ...
+def _compact(sa: np.ndarray, width: int) -> int: ...
+def _plcp(text: np.ndarray, sa: np.ndarray, n: int, sep: int, out: np.ndarray) -> None: ...
+def _mark(sa: np.ndarray, plcp: np.ndarray, n: int, k: int, min_count: int, keep_first: int) -> int: ...
+def _cover(
+    text: np.ndarray,
+    plcp: np.ndarray,
+    n: int,
+    sep: int,
+    k: int,
+    doc: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> int: ...
