@@ -155,17 +155,22 @@ def minhash(
     cdef Py_ssize_t d, i, j, m = a.shape[0]
     cdef uint64_t x, v
     cdef uint64_t* row
+    cdef const uint64_t* pa
+    cdef const uint64_t* pb
     if sig.shape[1] != m or b.shape[0] != m or sig.shape[0] < off.shape[0] - 1:
         raise ValueError("sig, a and b do not agree")
+    if m == 0:
+        return
+    pa = &a[0]
+    pb = &b[0]
     with nogil:
         for d in range(off.shape[0] - 1):
             row = &sig[d, 0]
             for i in range(off[d], off[d + 1]):
                 x = shingles[i]
-                for j in range(m):  # independent lanes: the compiler vectorizes this loop
-                    v = (a[j] * x + b[j]) >> 32
-                    if v < row[j]:
-                        row[j] = v
+                for j in range(m):  # independent lanes, a branch-free min: the compiler vectorizes it
+                    v = (pa[j] * x + pb[j]) >> 32
+                    row[j] = v if v < row[j] else row[j]
 
 
 cdef inline int64_t find(int64_t[::1] parent, int64_t x) noexcept nogil:
