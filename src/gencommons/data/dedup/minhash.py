@@ -52,6 +52,7 @@ from gencommons.data.step import ReduceStage, StepParams, steps
 
 REASON = "minhash_dedup:duplicate"
 PREVIEW = 160
+REPORT_CLUSTERS = 20  # the largest clusters, with example texts, in report.md
 ROW_BITS = 40  # a document's global number: shard << 40 | row (1 T rows per shard, 16 M shards)
 
 
@@ -455,7 +456,7 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
         )
         _kernels()["flatten"](parent)
     members = pl.DataFrame({"doc": nodes, "root": nodes[parent] if len(nodes) else nodes})
-    info = _doc_info(workdir, members["doc"], p)
+    info = _doc_info(workdir, members["doc"], ["id", "length"] + (["score"] if p.keep == "score" else []))
     members = members.join(info, on="doc", how="left")
     if p.keep == "first":
         order = [pl.col("doc")]
@@ -474,12 +475,15 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
         shard=(pl.col("doc") // (1 << ROW_BITS)).cast(pl.UInt32),
         row=(pl.col("doc") % (1 << ROW_BITS)).cast(pl.UInt64),
     )
-    dup = members.filter(pl.col("doc") != pl.col("survivor"))
+    n_dup = int((members["doc"] != members["survivor"]).sum())
+    decisions = members.select(
+        "shard", "row", "cluster", (pl.col("doc") != pl.col("survivor")).alias("duplicate")
+    ).partition_by("shard", as_dict=True, include_key=False)
+    empty = pl.DataFrame(schema={"row": pl.UInt64, "cluster": pl.Int64, "duplicate": pl.Boolean})
     for s in range(n_shards):
-        part = members.filter(pl.col("shard") == s).select(
-            "row", "cluster", (pl.col("doc") != pl.col("survivor")).alias("duplicate")
-        )
+        part = decisions.pop((s,), empty)
         _write(part.to_arrow(), os.path.join(workdir, "dec", f"s{s:05d}.parquet"))
+    del decisions
     table = (
         members.sort("doc")
         .group_by("cluster", maintain_order=True)
@@ -487,17 +491,21 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
             pl.len().alias("size"),
             pl.col("id").alias("member_ids"),
             pl.col("id").filter(pl.col("doc") == pl.col("survivor")).first().alias("survivor_id"),
-            pl.col("preview").filter(pl.col("doc") == pl.col("survivor")).first().alias("survivor_preview"),
-            pl.col("preview").filter(pl.col("doc") != pl.col("survivor")).first().alias("duplicate_preview"),
+            pl.col("survivor").first(),
+            pl.col("doc").filter(pl.col("doc") != pl.col("survivor")).first().alias("duplicate"),
         )
         .sort("size", "cluster", descending=[True, False])
     )
+    del members
     keep_dir = os.path.join(workdir, "keep")
-    _write(
-        table.drop("survivor_preview", "duplicate_preview").to_arrow(),
-        os.path.join(keep_dir, "clusters.parquet"),
-    )
-    _write_report(table, os.path.join(keep_dir, "report.md"), p, removed_by_verify, dup.height)
+    _write(table.drop("survivor", "duplicate").to_arrow(), os.path.join(keep_dir, "clusters.parquet"))
+    # previews only for the clusters the report shows (all of them would be ~200 B per member in memory)
+    top = table.head(REPORT_CLUSTERS)
+    shown = _doc_info(workdir, pl.concat([top["survivor"], top["duplicate"]]).drop_nulls(), ["preview"])
+    for col in ("survivor", "duplicate"):
+        top = top.join(shown.rename({"doc": col, "preview": f"{col}_preview"}), on=col, how="left")
+    top = top.sort("size", "cluster", descending=[True, False])  # joins need not keep the order
+    _write_report(top, table.height, os.path.join(keep_dir, "report.md"), p, removed_by_verify, n_dup)
     _write(
         pa.table(
             {"removed_by_verify": [removed_by_verify], "candidate_edges": [edges.height + removed_by_verify]}
@@ -506,21 +514,22 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     )
 
 
-def _doc_info(workdir: str, docs: pl.Series, p: MinhashParams) -> pl.DataFrame:
+def _doc_info(workdir: str, docs: pl.Series, columns: list[str]) -> pl.DataFrame:
+    """``doc`` and ``columns`` (of id, length, preview, score) of the given documents, from ``docs/``."""
     files = sorted(glob.glob(os.path.join(workdir, "docs", "*.parquet")))
-    cols = ["doc", "id", "length", "preview"] + (["score"] if p.keep == "score" else [])
+    schema = {
+        "doc": pl.UInt64,
+        "id": pl.String,
+        "length": pl.Int64,
+        "preview": pl.String,
+        "score": pl.Float64,
+    }
     if not files or docs.is_empty():
-        return pl.DataFrame(
-            schema={
-                "doc": pl.UInt64,
-                "id": pl.String,
-                "length": pl.Int64,
-                "preview": pl.String,
-                "score": pl.Float64,
-            }
-        )
-    wanted = pl.DataFrame({"doc": docs})
-    return pl.scan_parquet(files).select(cols).join(wanted.lazy(), on="doc", how="semi").collect()
+        return pl.DataFrame(schema={c: schema[c] for c in ["doc", *columns]})
+    wanted = pl.DataFrame({"doc": docs.cast(pl.UInt64)})
+    return (
+        pl.scan_parquet(files).select(["doc", *columns]).join(wanted.lazy(), on="doc", how="semi").collect()
+    )
 
 
 def _verify(workdir: str, edges: pl.DataFrame, p: MinhashParams) -> np.ndarray:
@@ -538,12 +547,14 @@ def _verify(workdir: str, edges: pl.DataFrame, p: MinhashParams) -> np.ndarray:
     return keep
 
 
-def _write_report(table: pl.DataFrame, path: str, p: MinhashParams, removed: int, n_dup: int) -> None:
+def _write_report(
+    top: pl.DataFrame, n_clusters: int, path: str, p: MinhashParams, removed: int, n_dup: int
+) -> None:
     b, r = p.bands_rows
     lines = [
         "# minhash_dedup: largest clusters",
         "",
-        f"{table.height:,} clusters, {n_dup:,} documents removed as near-duplicates. Shingles: {p.shingle} "
+        f"{n_clusters:,} clusters, {n_dup:,} documents removed as near-duplicates. Shingles: {p.shingle} "
         f"{p.n}-grams; {p.num_perm} permutations, {b} bands × {r} rows; survivor: {p.keep}."
         + (
             f" Verification removed {removed:,} candidate pairs below Jaccard {p.verify_threshold:.2f}."
@@ -552,7 +563,7 @@ def _write_report(table: pl.DataFrame, path: str, p: MinhashParams, removed: int
         ),
         "",
     ]
-    for row in table.head(20).iter_rows(named=True):
+    for row in top.iter_rows(named=True):
         ids = row["member_ids"]
         shown = ", ".join(f"`{i}`" for i in ids[:8]) + (f", … ({len(ids) - 8} more)" if len(ids) > 8 else "")
         lines += [
