@@ -80,7 +80,7 @@ def _phase(phase: str, scale: int, unit: str, copies: str) -> dict[str, Any]:
     )
 
     step, p = SubstringDedup(), SubstringDedupParams(unit=unit)  # type: ignore[arg-type]
-    warm, _ = units(pa.array(["a b a b", "é"]), unit=unit)  # compile (or load) the kernels before timing
+    warm, _ = units(pa.array(["a b a b", "é"]), unit=unit)  # first calls outside the timing
     find_spans(warm.astype(">u4").view(np.uint8) if unit == "word" else warm, width=p.width, k=2)
     wd = str(SCRATCH / f"{unit}-{copies}-{scale}x")
     out: dict[str, Any] = {"base_rss": psutil.Process().memory_info().rss}  # interpreter + imports
