@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections.abc import Iterator
 
 import orjson
 import pyarrow as pa
 
 from gencommons.data.io.reading import (
+    GZIP_ERRORS,
     BadRecords,
     BatchBuilder,
     ReadOptions,
@@ -62,7 +61,7 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
                 out = builder.add(*doc)
                 if out is not None:
                     yield out
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
+    except GZIP_ERRORS as e:
         if isinstance(e, FileNotFoundError):
             raise
         bad(

@@ -10,9 +10,10 @@ becomes a metadata column. Malformed records go to ``bad`` (a ``BadRecords``), w
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 import pyarrow as pa
@@ -96,33 +97,61 @@ def open_input(path: str) -> IO[bytes]:
     """Open a local path or URL through fsspec, decompressing .gz/.zst/.bz2/.xz by its name."""
     import fsspec
 
-    zst = path.lower().endswith(".zst")
+    name = path.lower()
+    zst, gz = name.endswith(".zst"), name.endswith(".gz")
     try:
-        fh = fsspec.open(path, "rb", compression=None if zst else "infer").open()
+        fh = fsspec.open(path, "rb", compression=None if zst or gz else "infer").open()
     except FileNotFoundError:
         raise InputDataError("no such file", path=path, reason="missing_file") from None
     if zst:
-        return io.BufferedReader(_ZstdRaw(fh), buffer_size=1 << 20)
+        return _unzstd(fh)
+    if gz:
+        return _gunzip(fh)
     out: IO[bytes] = fh
     return out
 
 
-class _ZstdRaw(io.RawIOBase):
-    """Decompress a (multi-frame) zstd stream and raise EOFError if it ends inside a frame.
+def _gzip_decompressor() -> tuple[Callable[[], Any], tuple[type[BaseException], ...]]:
+    """A new gzip member decompressor, from ISA-L (2.8x faster than zlib: the 78 MB MinHash benchmark
+    corpus in 0.13 CPU-s instead of 0.37) or zlib; and the errors it raises besides zlib's."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - isal is in the data extra
+        return (lambda: zlib.decompressobj(31)), ()
+    return (lambda: isal_zlib.decompressobj(31)), (cast(type[BaseException], isal_zlib.error),)
+
+
+_NEW_GZIP, _GZIP_EXTRA_ERRORS = _gzip_decompressor()
+# what reading a truncated or corrupt .gz raises
+GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, *_GZIP_EXTRA_ERRORS)
+
+
+def _gunzip(fh: IO[bytes]) -> IO[bytes]:
+    return io.BufferedReader(_MembersRaw(fh, _NEW_GZIP, "gzip"), buffer_size=1 << 20)
+
+
+def _unzstd(fh: IO[bytes]) -> IO[bytes]:
+    import zstandard
+
+    return io.BufferedReader(_MembersRaw(fh, zstandard.ZstdDecompressor().decompressobj, "zstd"), 1 << 20)
+
+
+class _MembersRaw(io.RawIOBase):
+    """Decompress a stream of concatenated members (gzip members, zstd frames); raise EOFError if it
+    ends inside one, after returning everything decoded before the cut.
 
     zstandard's own stream reader treats a truncated frame as a clean end of file, which would lose
-    the tail of a cut file silently.
+    the tail of a cut file silently; the gzip module drops the last ~100 KB it decoded before the cut.
     """
 
-    def __init__(self, fh: IO[bytes]):
-        import zstandard
-
+    def __init__(self, fh: IO[bytes], new: Callable[[], Any], name: str):
         self._fh = fh
-        self._new = zstandard.ZstdDecompressor().decompressobj
-        self._d = self._new()
+        self._new = new
+        self._name = name
+        self._d = new()
         self._buf = b""
         self._pos = 0
-        self._in_frame = False
+        self._in_member = False
 
     def readable(self) -> bool:
         return True
@@ -132,18 +161,20 @@ class _ZstdRaw(io.RawIOBase):
             self._buf, self._pos = b"", 0
             chunk = self._fh.read(1 << 20)
             if not chunk:
-                if self._in_frame:
-                    raise EOFError("zstd stream ends inside a frame")
+                if self._in_member:
+                    raise EOFError(f"the {self._name} stream ends inside a member")
                 return 0
+            parts = []
             while chunk:
-                self._in_frame = True
-                self._buf += self._d.decompress(chunk)
+                self._in_member = True
+                parts.append(self._d.decompress(chunk))
                 if self._d.eof:
                     chunk = self._d.unused_data
                     self._d = self._new()
-                    self._in_frame = False
+                    self._in_member = False
                 else:
                     chunk = b""
+            self._buf = b"".join(parts)
         n = min(len(b), len(self._buf) - self._pos)
         b[:n] = self._buf[self._pos : self._pos + n]
         self._pos += n

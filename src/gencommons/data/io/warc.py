@@ -42,7 +42,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from gencommons.data.io.html import Extractor, decode_html, extractors
-from gencommons.data.io.reading import BadRecords, BatchBuilder, ReadOptions, open_input, readers
+from gencommons.data.io.reading import GZIP_ERRORS, BadRecords, BatchBuilder, ReadOptions, open_input, readers
 from gencommons.errors import InputDataError, MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,7 @@ class _QuietEnd:
         self.error: BaseException | None = None
         self.position = 0
         self.errors: tuple[type[BaseException], ...] = (
-            EOFError,
-            OSError,
-            zlib.error,
+            *GZIP_ERRORS,
             lzma.LZMAError,
             *_zstd_errors(),
         )
