@@ -225,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     snapshot, src_hash = snapshot_source(WORK)
     sys.path.insert(0, str(snapshot))
-    print(
-        f"warm-up (one run on 200 documents): {warm_up(corpus, snapshot, WORK):.1f} s"
-    )
+    print(f"warm-up (one run on 200 documents): {warm_up(corpus, snapshot, WORK):.1f} s")
 
     def gc(name: str, params: dict[str, Any]) -> Run:
         return gencommons_minhash_run(
