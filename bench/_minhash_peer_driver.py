@@ -3,6 +3,7 @@
     .venv/bin/python bench/_minhash_peer_driver.py --tool rensa --input DIR --output DIR [--bands 14 --rows 8]
     .venv/bin/python bench/_minhash_peer_driver.py --tool datasketch --input DIR --output DIR --seed 7
     .venv/bin/python bench/_minhash_peer_driver.py --tool floor --input DIR --output DIR
+    .venv/bin/python bench/_minhash_peer_driver.py --tool gencommons-lean --input DIR --output DIR
 
 One process, one measured run, printing ``RESULT {json}`` like the other drivers. datasketch and rensa
 are libraries, not pipelines, so this file writes the step a user would write around them, the same
@@ -32,6 +33,10 @@ the phases tell the floor (read + shingle + hash) from the signature stage; it w
 ``--tool gencommons-floor`` times gencommons' own functions on the same batches as its pipeline
 (5,000 documents): ``shingle_hashes`` (tokenize + shingle hashes, no MinHash), ``signatures`` (the
 MinHash stage) and ``band_keys``; one tiny batch runs before the clock starts (first-call set-up).
+``--tool gencommons-lean`` asks how small the signature stage can be in memory: gencommons' compiled
+loops (``_minhash_kernels``) called directly, on ``LEAN_BATCH``-document batches, lowercased by
+``str.lower``, in a process that imports neither pyarrow nor polars (so neither pandas): numpy, orjson
+and the extension only. It writes nothing; its peak RSS is the figure of interest.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import numpy as np
 import orjson
 
 BATCH = 2048
+LEAN_BATCH = 1000
 DEFAULT_SEEDS = {"datasketch": 1, "rensa": 42}  # without --seed: the seeds minhash_vs_peers.py reports
 WORD_RE = re.compile(r"\w+")
 
@@ -210,6 +216,39 @@ def run_gencommons_floor(args: argparse.Namespace, ph: Phases) -> int:
     return n
 
 
+def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
+    from gencommons.data.dedup import _minhash_kernels as k
+    from gencommons.data.dedup._unicode import classes
+
+    table = classes()
+    rng = np.random.default_rng(1)  # permutations as minhash._permutations draws them
+    num_perm = args.bands * args.rows
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    n = 0
+    for batch in read_batches(args.input, LEAN_BATCH):
+        ph.lap("read")
+        enc = [t.lower().encode("utf-8", "surrogatepass") for _, t in batch]
+        offs = np.zeros(len(enc) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, enc), np.int64, len(enc)), out=offs[1:])
+        data = np.frombuffer(b"".join(enc), np.uint8)
+        out, lengths = np.empty(len(data) // 2 + len(enc) + 1, np.uint64), np.zeros(len(enc), np.int64)
+        used = k.tokens(data, offs, table, 0, 1, out, lengths)
+        tok_off = np.zeros(len(enc) + 1, np.int64)
+        np.cumsum(lengths, out=tok_off[1:])
+        counts = np.where(lengths >= args.ngram, lengths - args.ngram + 1, np.minimum(lengths, 1))
+        off = np.zeros(len(enc) + 1, np.int64)
+        np.cumsum(counts, out=off[1:])
+        shingled = np.empty(int(off[-1]), np.uint64)
+        k.roll(out[:used], tok_off, off, args.ngram, shingled)
+        ph.lap("shingle")
+        sig = np.full((len(enc), num_perm), np.uint64(2**32), np.uint64)
+        k.minhash(shingled, off, a, b, sig)
+        n += len(batch)
+        ph.lap("signature")
+    return n
+
+
 def warm_gencommons(args: argparse.Namespace) -> None:
     """One tiny batch outside the timed part (first-call set-up: polars' thread pool, the Unicode
     table), as a pipeline's workers have it after their first batch."""
@@ -257,7 +296,11 @@ def write_outputs(args: argparse.Namespace, uf: UnionFind, n: int, ph: Phases) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tool", choices=["datasketch", "rensa", "floor", "gencommons-floor"], required=True)
+    ap.add_argument(
+        "--tool",
+        choices=["datasketch", "rensa", "floor", "gencommons-floor", "gencommons-lean"],
+        required=True,
+    )
     ap.add_argument("--input", type=Path, required=True)
     ap.add_argument("--output", type=Path, required=True)
     ap.add_argument("--bands", type=int, default=14)
@@ -285,6 +328,8 @@ def main() -> None:
         n = run_rensa(args, ph, uf)
     elif args.tool == "floor":
         n = run_floor(args, ph)
+    elif args.tool == "gencommons-lean":
+        n = run_gencommons_lean(args, ph)
     else:
         n = run_gencommons_floor(args, ph)
     kept = write_outputs(args, uf, n, ph) if args.tool in ("datasketch", "rensa") else n

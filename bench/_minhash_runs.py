@@ -47,7 +47,7 @@ def gencommons_minhash_run(
 def peer_run(
     name: str, tool: str, corpus: Corpus, *, bands: int, rows: int, snapshot: Path, work: Path
 ) -> Run:
-    """datasketch, rensa, or a floor (``floor``, ``gencommons-floor``) in one process."""
+    """datasketch, rensa, or a floor (``floor``, ``gencommons-floor``, ``gencommons-lean``) in one process."""
     out = work / "out" / _slug(name)
     cmd = [sys.executable, str(BENCH / "_minhash_peer_driver.py"), "--tool", tool]
     cmd += ["--input", str(corpus.folder), "--output", str(out), "--bands", str(bands), "--rows", str(rows)]

@@ -21,8 +21,9 @@ rows, no verification of candidates, union-find clusters, the first document (in
   ``LocalPipelineExecutor`` at 1 and 2 workers, with its default spaCy word tokenizer and with a regex
   tokenizer (``--no-spacy`` skips the slow spaCy runs);
 * the floor: read + tokenize + hash shingles without MinHash, then the signature stage alone, once
-  with gencommons' own functions (``shingle_hashes``, ``signatures``) and once in plain Python
-  (string 5-grams + xxh3, numpy signatures).
+  with gencommons' own functions (``shingle_hashes``, ``signatures``), once with its compiled loops
+  alone in a process without pyarrow or polars (how small the stage can be in memory), and once in
+  plain Python (string 5-grams + xxh3, numpy signatures).
 
 **Reported**: docs per CPU-second, docs/s, peak RSS; precision and recall of found pairs per
 true-Jaccard bucket (``_minhash_scoring.py``: found pairs = pairs in one output cluster); ratios
@@ -69,6 +70,7 @@ from filters_vs_datatrove import (
 RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "peers"
 BANDS, ROWS = 14, 8
+FLOORS = ("floor", "gencommons-floor", "gencommons-lean")  # runs that time phases, not a complete step
 
 
 def assignments(run: Run) -> dict[str, Any]:
@@ -95,7 +97,7 @@ def ratio_rows(rows: dict[str, dict[str, Any]], workers: list[int]) -> list[dict
     """gencommons / peer: single-process peers against gencommons at 1 worker, datatrove at equal workers."""
     out = []
     for name, r in rows.items():
-        if r["tool"] in ("gencommons", "floor", "gencommons-floor"):
+        if r["tool"] == "gencommons" or r["tool"] in FLOORS:
             continue
         w = r["workers"] if r["tool"].startswith("datatrove") else 1
         g = rows.get(f"gencommons w={w}")
@@ -151,7 +153,7 @@ def markdown(
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
-        if r["tool"] in ("floor", "gencommons-floor"):
+        if r["tool"] in FLOORS:
             continue
         s = scores[r["run"]]
         lines.append(
@@ -189,8 +191,8 @@ def markdown(
             "datatrove's first stage does read, tokenize, hash, MinHash and sort in one."
         ),
         "",
-        "| run | phases (s) | floor: docs per CPU-s | signature stage: docs per CPU-s |",
-        "|---|---|--:|--:|",
+        "| run | phases (s) | floor: docs per CPU-s | signature stage: docs per CPU-s | peak RSS, tree (MB) |",
+        "|---|---|--:|--:|--:|",
     ]
     for r in rows:
         ph, cpu = r.get("phases") or {}, r.get("phases_cpu") or {}
@@ -199,7 +201,9 @@ def markdown(
         floor = sum(v for k, v in cpu.items() if k in ("read", "shingle", "hash"))
         sig = sum(v for k, v in cpu.items() if k in ("signature", "band_keys"))
         cells = [f"{r['docs_in'] / x:,.0f}" if x else "" for x in (floor, sig)]
-        lines.append(f"| {r['run']} | {phases_text(r)} | {cells[0]} | {cells[1]} |")
+        lines.append(
+            f"| {r['run']} | {phases_text(r)} | {cells[0]} | {cells[1]} | {r['peak_tree_rss_mb']:,.0f} |"
+        )
     lines += ["", "## Checks", ""]
     for c in checks:
         lines.append(
@@ -278,6 +282,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs.append(
         peer_run(
+            "floor: gencommons kernels alone, without pyarrow or polars, 1,000-document batches",
+            "gencommons-lean",
+            corpus,
+            bands=BANDS,
+            rows=ROWS,
+            snapshot=snapshot,
+            work=WORK,
+        )
+    )
+    runs.append(
+        peer_run(
             "floor: Python 5-gram strings + xxh3 + numpy",
             "floor",
             corpus,
@@ -301,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     scores: dict[str, Any] = {}
     parts: dict[str, set[frozenset[str]]] = {}
     for r in runs:
-        if r.tool in ("floor", "gencommons-floor"):
+        if r.tool in FLOORS:
             continue
         assign = assignments(r)
         scores[r.name] = score(truth, assign)
