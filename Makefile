@@ -9,7 +9,7 @@ PIP     := $(BIN)/pip install -c constraints.txt
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py constraints.txt $(wildcard src/gencommons/*/*/*.pyx)  # .pyx: compiled at install
+$(STAMP): pyproject.toml setup.py constraints.txt $(wildcard src/gencommons/*/*/*.pyx src/gencommons/*/*/*.h)  # compiled at install
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(PIP) -q -e '.[all]'
