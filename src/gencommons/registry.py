@@ -1,13 +1,16 @@
 """One small Registry: register by name, discover plugins through entry points, suggest on a miss.
 
 Built-ins register with the same decorator third-party plugins use. A registry imports the modules of
-its home package the first time a name is asked for, so a new built-in is one new file.
+its home package the first time a name is asked for, so a new built-in is one new file. Asked for one
+name, it first imports only the home modules whose source spells that name in quotes (a pipeline of
+dedup steps then never imports the filters and their polars); all of them if that finds nothing.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
@@ -68,11 +71,38 @@ class Registry(Generic[T]):
                     if ep.name not in self._entries:  # the module may have registered itself
                         self._entries[ep.name] = loaded
 
+    def _find(self, name: str) -> None:
+        """Import the home modules that mention ``"name"`` (an optimisation only: ``_load`` follows
+        if the name is still missing)."""
+        if self._loaded or name in self._entries:
+            return
+        for package in self.packages:
+            pkg = importlib.import_module(package)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if info.name.startswith("_"):
+                    continue
+                spec = importlib.util.find_spec(f"{package}.{info.name}")
+                origin = spec.origin if spec is not None else None
+                try:
+                    with open(origin or "", encoding="utf-8") as fh:
+                        source = fh.read()
+                    mentions = f'"{name}"' in source or f"'{name}'" in source
+                except OSError:
+                    mentions = True  # no readable source (a compiled module): import it
+                if mentions:
+                    importlib.import_module(f"{package}.{info.name}")
+                    if name in self._entries:
+                        return
+
     def names(self) -> list[str]:
         self._load()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self._find(name)
+            if name in self._entries:
+                return True
         self._load()
         return name in self._entries
 
@@ -80,6 +110,9 @@ class Registry(Generic[T]):
         return iter(self.names())
 
     def __getitem__(self, name: str) -> T:
+        self._find(name)
+        if name in self._entries:
+            return self._entries[name]
         self._load()
         try:
             return self._entries[name]

@@ -9,15 +9,16 @@ is simply run again (it first removes whatever it had renamed into place).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -30,6 +31,9 @@ from gencommons.data.step import StepCounts
 from gencommons.data.workdir import Workdir
 from gencommons.lineage.atomic import write_json_atomic
 from gencommons.lineage.hashing import file_sha256
+
+if TYPE_CHECKING:  # imported where a filter runs (``_to_arrow``): other pipelines never load polars
+    import polars as pl
 
 REASON = "reason"
 INTERMEDIATE_BYTES = 1 << 30
@@ -352,6 +356,8 @@ def _apply_steps(
 
 
 def _to_arrow(s: pl.Series) -> pa.Array:
+    import polars as pl
+
     arr = s.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -397,6 +403,28 @@ def run_reduce_task(task: ReduceTask) -> dict[str, Any]:
 
 def run_task(task: MapTask | ReduceTask) -> dict[str, Any]:
     """Entry point for executors: one picklable function for both kinds of task."""
-    if isinstance(task, MapTask):
-        return run_map_task(task)
-    return run_reduce_task(task)
+    try:
+        if isinstance(task, MapTask):
+            return run_map_task(task)
+        return run_reduce_task(task)
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand the memory a task freed back to the OS. Arrow's allocator (mimalloc) and glibc's malloc keep
+    freed pages for reuse; a worker running many tasks would hold its largest task's peak, and more, as
+    RSS (measured on the MinHash benchmark, 32,880 documents in 31 tasks: peak 358 MB without this,
+    255 MB with it, for ~0.35 CPU-s more in page faults)."""
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        return None

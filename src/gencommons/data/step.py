@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from gencommons.registry import Registry
+
+if TYPE_CHECKING:  # polars is imported where a filter runs: a pipeline of other steps never loads it
+    import polars as pl
 
 
 class StepParams(BaseModel):
@@ -37,7 +39,7 @@ class StepParams(BaseModel):
 
 
 # A rule: (reason suffix, params -> boolean polars expression over score columns; True drops the row).
-Rule = tuple[str, Callable[[Any], pl.Expr]]
+Rule = tuple[str, Callable[[Any], "pl.Expr"]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class FilterStep:
 
     def reason_expr(self, p: Any) -> pl.Expr:
         """A polars expression giving each row's drop reason (null keeps it)."""
+        import polars as pl
+
         expr: Any = None
         for suffix, rule in self.rules:
             cond = rule(p).fill_null(False)
@@ -151,6 +155,7 @@ def filter_step(
     """Register ``measure`` as the filter ``name``.
 
     Example:
+        >>> import polars as pl
         >>> class P(StepParams):
         ...     min_chars: int = 1
         >>> @filter_step("doc_example", params=P, rules=[("short", lambda p: pl.col("n") < p.min_chars)])

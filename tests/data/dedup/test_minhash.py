@@ -98,12 +98,12 @@ MIXED = [
 @pytest.mark.parametrize("shingle", ["word", "char"])
 def test_compiled_tokenizer_equals_polars_regex(shingle: str) -> None:
     """The tokens are exactly polars' ``\\w+`` runs (word) or characters with whitespace runs as one
-    space (char), and each token's hash is :func:`token_hash` of its text."""
+    space (char), and each token's hash is :func:`token_hash` of its text (case-folded)."""
     import polars as pl
 
     p = MinhashParams(shingle=shingle, n=1)  # 1-grams: the shingle hashes are the token hashes
     sh, off = shingle_hashes(pa.array(MIXED), p)
-    s = pl.Series(MIXED).str.to_lowercase()
+    s = pl.Series(MIXED)
     if shingle == "word":
         tokens = s.str.extract_all(r"\w+")
     else:
@@ -114,15 +114,70 @@ def test_compiled_tokenizer_equals_polars_regex(shingle: str) -> None:
     # the same as the reference kernel in plain Python
     from gencommons.data.dedup import _unicode, minhash
 
-    arr = pa.array([t.lower() for t in MIXED], pa.large_string())
+    arr = pa.array(MIXED, pa.large_string())
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     out, lengths = np.empty(len(data) + 1, np.uint64), np.zeros(len(MIXED), np.int64)
+    fold, expansions = _unicode.fold_tables()
     with np.errstate(over="ignore"):
         n = minhash._tokens_kernel_py(
-            data, offs, _unicode.classes(), int(shingle == "char"), np.uint64(1), out, lengths
+            data,
+            offs,
+            _unicode.classes(),
+            fold,
+            expansions,
+            int(shingle == "char"),
+            np.uint64(1),
+            out,
+            lengths,
         )
     assert out[:n].tolist() == sh.tolist()
+    # lowercase: false hashes the code points as they are
+    raw, _ = shingle_hashes(pa.array(MIXED), MinhashParams(shingle=shingle, n=1, lowercase=False))
+    assert raw.tolist() == [token_hash(t, p.seed, fold=False) for t in flat]
+
+
+def test_case_folding_matches_case_variants() -> None:
+    """Unicode full case folding: case variants, Greek final sigma and ß hash alike, in one pass over
+    the text as it is (no lowercased copy)."""
+    p = MinhashParams(n=2)
+    variants = [
+        "Die Straße des ΟΔΥΣΣΕΑ",
+        "DIE STRASSE DES οδυσσεα",
+        "die strasse des ΟΔΥΣΣΕΑ",
+        "die straße des οδυσσεας",
+    ]
+    sh, off = shingle_hashes(pa.array(variants), p)
+    docs = [sh[off[i] : off[i + 1]].tolist() for i in range(len(variants))]
+    assert docs[0] == docs[1] == docs[2]
+    assert docs[3] != docs[0]  # a different word (ς vs nothing), not a case variant
+    unfolded, _ = shingle_hashes(pa.array(variants[:2]), MinhashParams(n=2, lowercase=False))
+    assert unfolded[:3].tolist() != unfolded[3:].tolist()
+
+
+def test_fold_tables_are_pythons_casefold() -> None:
+    """The shipped tables are ``str.casefold`` of this Python (regenerate ``FOLD`` and ``FOLD_MULTI``
+    with ``fold_from_python()`` if its Unicode version changes), code point by code point."""
+    from gencommons.data.dedup import _unicode
+
+    runs, multi = _unicode.fold_from_python()
+    assert runs == " ".join(_unicode.FOLD.split())
+    assert multi == " ".join(_unicode.FOLD_MULTI.split())
+    every = [chr(c) for c in range(_unicode.FOLD_LIMIT + 16) if not 0xD800 <= c < 0xE000]
+    assert [_unicode.casefold(c) for c in every] == [c.casefold() for c in every]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=80))
+def test_word_shingles_are_caseless(text: str) -> None:
+    """A text and its case-folded form (and its upper case, where that folds back) get the same word
+    shingles: folding never moves a word boundary."""
+    p = MinhashParams(n=2)
+    forms = [text, text.casefold()] + ([text.upper()] if text.upper().casefold() == text.casefold() else [])
+    sh, off = shingle_hashes(pa.array(forms), p)
+    first = sh[off[0] : off[1]].tolist()
+    for i in range(1, len(forms)):
+        assert sh[off[i] : off[i + 1]].tolist() == first
 
 
 def test_unicode_tables_match_polars() -> None:
@@ -358,10 +413,11 @@ def test_ray_gives_the_same_clusters(tmp_path: Path) -> None:
     texts=st.lists(st.text(max_size=60), max_size=8),
     n=st.integers(1, 6),
     char=st.booleans(),
+    fold_case=st.booleans(),
     seed=st.integers(0, 2**32),
 )
 def test_compiled_kernels_match_the_python_references(
-    texts: list[str], n: int, char: bool, seed: int
+    texts: list[str], n: int, char: bool, fold_case: bool, seed: int
 ) -> None:
     """Each loop of ``_minhash_kernels.pyx`` gives what its Python reference in ``minhash.py`` gives."""
     from gencommons.data.dedup import _minhash_kernels as k
@@ -372,10 +428,13 @@ def test_compiled_kernels_match_the_python_references(
     buf = arr.buffers()[2]
     data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
     outs, lens = [], []
+    fold, expansions = _unicode.fold_tables() if fold_case else minhash._NO_FOLD
     for tokens in (k.tokens, minhash._tokens_kernel_py):
         out, lengths = np.zeros(len(data) + 1, np.uint64), np.zeros(len(texts), np.int64)
         with np.errstate(over="ignore"):
-            used = tokens(data, offs, _unicode.classes(), int(char), np.uint64(seed), out, lengths)
+            used = tokens(
+                data, offs, _unicode.classes(), fold, expansions, int(char), np.uint64(seed), out, lengths
+            )
         outs.append(out[:used].tolist())
         lens.append(lengths.tolist())
     assert outs[0] == outs[1]
@@ -444,8 +503,22 @@ def test_compiled_kernels_refuse_bad_arguments() -> None:
             data,
             np.array([0, 7]),
             np.ones(256, np.uint8),
+            np.zeros(0, np.int32),
+            np.zeros((0, 3), np.uint32),
             0,
             1,
             np.zeros(0, np.uint64),
+            np.zeros(1, np.int64),
+        )
+    with pytest.raises(ValueError, match="needs its expansions"):
+        k.tokens(
+            data,
+            np.array([0, 7]),
+            np.ones(256, np.uint8),
+            np.arange(128, dtype=np.int32),
+            np.zeros((0, 3), np.uint32),
+            0,
+            1,
+            np.zeros(8, np.uint64),
             np.zeros(1, np.int64),
         )

@@ -6,6 +6,8 @@ def tokens(
     data: np.ndarray,
     offs: np.ndarray,
     classes: np.ndarray,
+    fold: np.ndarray,
+    expansions: np.ndarray,
     char: int,
     seed: int | np.uint64,
     out: np.ndarray,

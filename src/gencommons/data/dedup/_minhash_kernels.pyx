@@ -8,7 +8,7 @@ more than the whole signature stage of a 30k-document corpus; this extension loa
 and adds nothing. All arithmetic is on ``uint64_t`` and wraps mod 2^64, as in the reference kernels.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "_minhash_loop.h" nogil:
@@ -32,26 +32,56 @@ cdef inline uint64_t finish(uint64_t h) noexcept nogil:
     return h
 
 
+cdef inline uint64_t mix(
+    uint64_t h, int64_t cp, const int32_t *fold, Py_ssize_t n_fold, const uint32_t *expansions
+) noexcept nogil:
+    """FNV-1a step over the case-folded code point(s) of ``cp`` (``fold``: see ``_unicode.fold_tables``)."""
+    cdef int32_t f
+    cdef Py_ssize_t j
+    cdef uint32_t x
+    if cp < n_fold:
+        f = fold[cp]
+        if f < 0:
+            for j in range(3):
+                x = expansions[(-f - 1) * 3 + j]
+                if x == 0:
+                    break
+                h = (h ^ x) * FNV_PRIME
+            return h
+        cp = f
+    return (h ^ <uint64_t>cp) * FNV_PRIME
+
+
 def tokens(
     const uint8_t[::1] data,
     const int64_t[::1] offs,
     const uint8_t[::1] classes,
+    const int32_t[::1] fold,
+    const uint32_t[:, ::1] expansions,
     int char,
     uint64_t seed,
     uint64_t[::1] out,
     int64_t[::1] lengths,
 ):
-    """Decode UTF-8, find the tokens of each document and hash each; returns the number of tokens."""
+    """Decode UTF-8, find the tokens of each document and hash each (its case-folded code points, if
+    ``fold`` is not empty); returns the number of tokens."""
     cdef uint64_t start_h = FNV_OFFSET ^ (seed * GOLDEN)
     cdef uint64_t space_h = finish((start_h ^ 0x20ULL) * FNV_PRIME)
     cdef uint64_t h = start_h
     cdef Py_ssize_t n = 0, first, d, i, stop, j, k, end = data.shape[0]
     cdef Py_ssize_t n_classes = classes.shape[0], n_docs = offs.shape[0] - 1, cap = out.shape[0]
+    cdef Py_ssize_t n_fold = fold.shape[0]
+    cdef const int32_t *fold_p = &fold[0] if n_fold else NULL
+    cdef const uint32_t *exp_p = &expansions[0, 0] if expansions.shape[0] else NULL
     cdef int64_t cp
     cdef uint8_t b, cls
     cdef bint in_word, space, full = False
     if lengths.shape[0] < n_docs:
         raise ValueError("lengths is shorter than the number of documents")
+    if expansions.shape[0] and expansions.shape[1] != 3:
+        raise ValueError("expansions must have 3 columns")
+    if n_fold and exp_p == NULL:
+        raise ValueError("a fold table needs its expansions")
     with nogil:
         for d in range(n_docs):
             i = offs[d]
@@ -96,17 +126,13 @@ def tokens(
                             out[n] = space_h
                             n += 1
                             space = False
-                        h = start_h
-                        for j in range(k):
-                            h = (h ^ data[i + j]) * FNV_PRIME
-                        out[n] = finish(h)
+                        out[n] = finish(mix(start_h, cp, fold_p, n_fold, exp_p))
                         n += 1
                 elif cls & 1:
                     if not in_word:
                         h = start_h
                         in_word = True
-                    for j in range(k):
-                        h = (h ^ data[i + j]) * FNV_PRIME
+                    h = mix(h, cp, fold_p, n_fold, exp_p)
                 elif in_word:
                     if n >= cap:
                         full = True

@@ -21,11 +21,14 @@ A global step in four stages (``data/step.py``), each resumable and shard- or ba
 The chance that two documents of Jaccard similarity ``s`` share a bucket is ``1 - (1 - s^r)^b``
 (FineWeb: 14 bands × 8 rows, 112 permutations, ~92% at s = 0.8, 98.8% at 0.85).
 
-Hashing: polars lowercases the batch; one compiled pass over the UTF-8 bytes finds the tokens
-(``\\w+`` runs as polars' regex defines them, ``_unicode.py``) and hashes each from its bytes (FNV-1a 64
-+ murmur3 finalizer, seeded; independent of library versions); shingles by a polynomial roll over the
-token hashes, permutations by multiply-shift hashing ``(a·x + b mod 2^64) >> 32`` with odd random
-``a`` (112 multiply-adds per shingle); the loops are compiled (``_minhash_kernels.pyx``). Defined behaviour for odd input: an empty or
+Hashing: one compiled pass over the UTF-8 bytes of the Arrow text column finds the tokens (``\\w+``
+runs as polars' regex defines them, ``_unicode.py``) and hashes each from its case-folded code points
+(Unicode full case folding; FNV-1a 64 + murmur3 finalizer, seeded; independent of library versions);
+shingles by a polynomial roll over the token hashes, permutations by multiply-shift hashing
+``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (112 multiply-adds per shingle); the loops are
+compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 4 MB, so
+the step's memory does not grow with the batch size. Buckets and clusters are numpy sorts over the
+columns on disk. Defined behaviour for odd input: an empty or
 whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
 those); a document with fewer than ``n`` words is one shingle of all its words; duplicate ids are
 distinct documents (clusters are by position, ids are only reported).
@@ -35,14 +38,16 @@ from __future__ import annotations
 
 import functools
 import glob
+import hashlib
+import itertools
 import math
 import os
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
@@ -151,23 +156,16 @@ def _permutations(p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
     """All shingle hashes of a batch, concatenated, and the document offsets into them (len = docs+1).
 
-    Tokens: lowercased (polars) ``\\w+`` runs (``word``), or characters with whitespace runs as one
-    space and none at either end (``char``); each token is hashed from its UTF-8 bytes (FNV-1a 64 and
-    the murmur3 finalizer, seeded), in one compiled pass over the text (``_tokens_kernel_py``)."""
-    s = pl.Series(texts)
-    if p.lowercase:
-        s = s.str.to_lowercase()
-    arr = s.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string())
-    n = len(arr)
-    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-    data = arr.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    Tokens: ``\\w+`` runs (``word``), or characters with whitespace runs as one space and none at
+    either end (``char``); each token is hashed from its code points, case-folded (``lowercase``:
+    Unicode full case folding, ``_unicode.py``), in one compiled pass over the UTF-8 bytes of the Arrow
+    array, without a copy of the text (``_tokens_kernel_py``)."""
+    offs, data = _utf8_buffers(texts)
+    n = len(offs) - 1
     char = p.shingle == "char"
     lengths = np.zeros(n, dtype=np.int64)
     seed = np.uint64(p.seed % 2**64)
+    fold, expansions = _fold(p)
     tokens = _kernels()["tokens"]
     parts = []
     # documents in chunks of ~TOKEN_CHUNK bytes, so that the output buffer (sized for the worst case:
@@ -179,14 +177,66 @@ def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple
         nbytes = int(offs[e] - offs[d])
         out = np.empty(nbytes + 1 if char else (nbytes + e - d) // 2 + 1, dtype=np.uint64)
         with np.errstate(over="ignore"):
-            used = tokens(data, offs[d : e + 1], _unicode.classes(), int(char), seed, out, lengths[d:e])
+            used = tokens(
+                data,
+                offs[d : e + 1],
+                _unicode.classes(),
+                fold,
+                expansions,
+                int(char),
+                seed,
+                out,
+                lengths[d:e],
+            )
         parts.append(out[:used].copy() if used < len(out) // 2 else out[:used])
         d = e
     hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
     return _roll(hashes, lengths, p.n)
 
 
+def _utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """int64 offsets (len = docs + 1) into the uint8 UTF-8 bytes of a string array (nulls: empty)."""
+    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    raw = arr.buffers()[1]
+    if raw is None:  # no offsets buffer: an empty array
+        return np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
+    offs = np.frombuffer(raw, dtype=width)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    return offs, data
+
+
+_NO_FOLD = (np.zeros(0, np.int32), np.zeros((0, 3), np.uint32))
+
+
+def _fold(p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
+    return _unicode.fold_tables() if p.lowercase else _NO_FOLD
+
+
 TOKEN_CHUNK = 1 << 20
+SIGNATURE_CHUNK = 4 << 20
+
+
+def _scope_hashes(batch: pa.Table, p: MinhashParams) -> np.ndarray:
+    """uint64 per document: a hash of its ``scope`` value (nulls as the empty string)."""
+    if p.scope not in batch.column_names:
+        from gencommons.errors import ConfigError
+
+        raise ConfigError(f"minhash_dedup.scope: no column {p.scope!r} in the documents")
+    values = pc.fill_null(batch[p.scope].cast(pa.string()), "").combine_chunks().dictionary_encode()
+    salt = (p.seed % 2**64).to_bytes(8, "little")
+    table = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8, key=salt).digest(), "little")
+            for v in values.dictionary.to_pylist()
+        ],
+        dtype=np.uint64,
+    )
+    return table[values.indices.to_numpy(zero_copy_only=False)]
 
 
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -203,31 +253,42 @@ def _finish_hash_py(h: np.uint64) -> np.uint64:
     return h
 
 
-def token_hash(token: str, seed: int = 1) -> int:
-    """The hash of one token, as the compiled tokenizer computes it (a reference for tests).
+def token_hash(token: str, seed: int = 1, *, fold: bool = True) -> int:
+    """The hash of one token, as the compiled tokenizer computes it (a reference for tests): FNV-1a
+    64 over its code points, case-folded unless ``fold`` is false, and the murmur3 finalizer.
 
     Example:
-        >>> token_hash("word") == token_hash("word") != token_hash("words")
+        >>> token_hash("Straße") == token_hash("STRASSE") != token_hash("strase")
         True
     """
     h = (int(FNV_OFFSET) ^ (seed * 0x9E3779B97F4A7C15)) % 2**64
-    for byte in token.encode("utf-8"):
-        h = ((h ^ byte) * int(FNV_PRIME)) % 2**64
+    for ch in _unicode.casefold(token) if fold else token:
+        h = ((h ^ ord(ch)) * int(FNV_PRIME)) % 2**64
     for mult in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
         h = ((h ^ (h >> 33)) * mult) % 2**64
     return h ^ (h >> 33)
+
+
+def _mix_py(h: np.uint64, cp: int, fold: np.ndarray, expansions: np.ndarray) -> np.uint64:
+    f = int(fold[cp]) if cp < len(fold) else cp
+    for c in (x for x in expansions[-f - 1] if x) if f < 0 else (f,):
+        h = (h ^ np.uint64(c)) * FNV_PRIME
+    return h
 
 
 def _tokens_kernel_py(
     data: np.ndarray,
     offs: np.ndarray,
     classes: np.ndarray,
+    fold: np.ndarray,
+    expansions: np.ndarray,
     char: int,  # 1: characters, 0: words
     seed: np.uint64,
     out: np.ndarray,
     lengths: np.ndarray,
 ) -> int:
-    """Decode UTF-8, find the tokens of each document and hash each; returns the number of tokens."""
+    """Decode UTF-8, find the tokens of each document and hash each (its case-folded code points);
+    returns the number of tokens."""
     start_h = FNV_OFFSET ^ (seed * np.uint64(0x9E3779B97F4A7C15))
     space_h = _finish_hash_py((start_h ^ np.uint64(0x20)) * FNV_PRIME)
     n = 0
@@ -266,17 +327,13 @@ def _tokens_kernel_py(
                         out[n] = space_h
                         n += 1
                         space = False
-                    h = start_h
-                    for j in range(k):
-                        h = (h ^ data[i + j]) * FNV_PRIME
-                    out[n] = _finish_hash_py(h)
+                    out[n] = _finish_hash_py(_mix_py(start_h, int(cp), fold, expansions))
                     n += 1
             elif cls & 1:
                 if not in_word:
                     h = start_h
                     in_word = True
-                for j in range(k):
-                    h = (h ^ data[i + j]) * FNV_PRIME
+                h = _mix_py(h, int(cp), fold, expansions)
             elif in_word:
                 out[n] = _finish_hash_py(h)
                 n += 1
@@ -383,29 +440,34 @@ def _write(table: pa.Table, path: str, compression: str = "snappy") -> None:
     os.replace(path + ".tmp", path)
 
 
+def _read_columns(files: list[str], columns: list[str]) -> dict[str, np.ndarray]:
+    """``columns`` of all ``files`` (parquet, one after the other) as numpy arrays."""
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    for f in files:
+        t = pq.read_table(f, columns=columns)
+        for c in columns:
+            parts[c].append(t[c].to_numpy())
+    return {c: np.concatenate(v) if v else np.zeros(0, np.uint64) for c, v in parts.items()}
+
+
 def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     """Link every document of a bucket to the bucket's first document (in input order)."""
     files = sorted(glob.glob(os.path.join(workdir, "sig", "*.parquet")))
-    schema = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
-    out = os.path.join(workdir, "edges", f"b{band:04d}.parquet")
-    if not files:
-        _write(schema.empty_table(), out)
-        return
     col = f"k{band:04d}"  # only this band's column is read from each file
-    df = pl.read_parquet(files, columns=["doc", col]).rename({col: "key"})
-    first = (
-        df.group_by("key")
-        .agg(pl.col("doc").min().alias("first"), pl.len().alias("n"))
-        .filter(pl.col("n") > 1)
-    )
-    edges = (
-        df.join(first.select("key", "first"), on="key", how="inner")
-        .filter(pl.col("doc") != pl.col("first"))
-        .select(pl.col("first").alias("a"), pl.col("doc").alias("b"))
-        .unique()
-        .sort("a", "b")
-    )
-    _write(edges.to_arrow().cast(schema), out)
+    cols = _read_columns(files, ["doc", col])
+    docs, keys = cols["doc"].astype(np.uint64), cols[col].astype(np.uint64)
+    del cols
+    order = np.lexsort((docs, keys))  # by key, then input order
+    keys, docs = keys[order], docs[order]
+    del order
+    start = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=start[1:])
+    del keys
+    first = docs[start][np.cumsum(start) - 1]  # each document's bucket's first document
+    linked = docs != first
+    a, b = first[linked], docs[linked]
+    order = np.lexsort((b, a))
+    _write(pa.table({"a": a[order], "b": b[order]}), os.path.join(workdir, "edges", f"b{band:04d}.parquet"))
 
 
 def _uf_find_py(parent: np.ndarray, x: int) -> int:
@@ -436,119 +498,152 @@ def _flatten_py(parent: np.ndarray) -> None:
 def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     del task
     edge_files = sorted(glob.glob(os.path.join(workdir, "edges", "*.parquet")))
-    edges = (
-        pl.read_parquet(edge_files).unique()
-        if edge_files
-        else pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64})
-    )
+    e = _read_columns(edge_files, ["a", "b"])
+    a, b = e["a"].astype(np.uint64), e["b"].astype(np.uint64)
+    order = np.lexsort((b, a))  # the same pair found in several bands counts once
+    a, b = a[order], b[order]
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b = a[new], b[new]
+    candidate_edges = len(a)
     removed_by_verify = 0
-    if p.verify and edges.height:
-        keep = _verify(workdir, edges, p)
+    if p.verify and len(a):
+        keep = _verify(workdir, a, b, p)
         removed_by_verify = int((~keep).sum())
-        edges = edges.filter(pl.Series(keep))
-    nodes = np.unique(np.concatenate([edges["a"].to_numpy(), edges["b"].to_numpy()]))  # sorted = input order
+        a, b = a[keep], b[keep]
+    nodes = np.unique(np.concatenate([a, b]))  # sorted = input order
     parent = np.arange(len(nodes), dtype=np.int64)
     if len(nodes):
-        _kernels()["union"](
-            parent,
-            np.searchsorted(nodes, edges["a"].to_numpy()),
-            np.searchsorted(nodes, edges["b"].to_numpy()),
-        )
+        _kernels()["union"](parent, np.searchsorted(nodes, a), np.searchsorted(nodes, b))
         _kernels()["flatten"](parent)
-    members = pl.DataFrame({"doc": nodes, "root": nodes[parent] if len(nodes) else nodes})
-    info = _doc_info(workdir, members["doc"], ["id", "length"] + (["score"] if p.keep == "score" else []))
-    members = members.join(info, on="doc", how="left")
+    del a, b
+    # every node points at the first (smallest) node of its component: the clusters, in input order
+    roots, cluster = np.unique(parent, return_inverse=True)
+    cluster = cluster.astype(np.int64)
+    info = _doc_info(workdir, nodes, ["id", "length"] + (["score"] if p.keep == "score" else []))
     if p.keep == "first":
-        order = [pl.col("doc")]
-        desc = [False]
-    elif p.keep == "longest":
-        order, desc = [pl.col("length"), pl.col("doc")], [True, False]
+        survivor_at = roots  # the root is the first document of its cluster
     else:
-        order, desc = [pl.col("score"), pl.col("doc")], [True, False]
-    survivors = (
-        members.sort(order, descending=desc, nulls_last=True)
-        .group_by("root", maintain_order=True)
-        .agg(pl.col("doc").first().alias("survivor"))
-    )
-    members = members.join(survivors, on="root").with_columns(
-        cluster=pl.col("root").rank("dense").cast(pl.Int64) - 1,
-        shard=(pl.col("doc") // (1 << ROW_BITS)).cast(pl.UInt32),
-        row=(pl.col("doc") % (1 << ROW_BITS)).cast(pl.UInt64),
-    )
-    n_dup = int((members["doc"] != members["survivor"]).sum())
-    decisions = members.select(
-        "shard", "row", "cluster", (pl.col("doc") != pl.col("survivor")).alias("duplicate")
-    ).partition_by("shard", as_dict=True, include_key=False)
-    empty = pl.DataFrame(schema={"row": pl.UInt64, "cluster": pl.Int64, "duplicate": pl.Boolean})
+        if p.keep == "longest":
+            rank = -info["length"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            score = info["score"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+            rank = np.where(np.isnan(score), np.inf, -score)  # highest first, missing scores last
+        order = np.lexsort((np.arange(len(nodes)), rank, cluster))
+        starts = np.ones(len(order), dtype=bool)
+        starts[1:] = cluster[order][1:] != cluster[order][:-1]
+        survivor_at = order[starts]
+    duplicate = np.ones(len(nodes), dtype=bool)
+    duplicate[survivor_at] = False
+    n_dup = int(duplicate.sum())
+    shard = (nodes >> np.uint64(ROW_BITS)).astype(np.int64)
+    row = nodes & np.uint64((1 << ROW_BITS) - 1)
+    bounds = np.searchsorted(shard, np.arange(n_shards + 1))  # nodes are sorted, so are their shards
     for s in range(n_shards):
-        part = decisions.pop((s,), empty)
-        _write(part.to_arrow(), os.path.join(workdir, "dec", f"s{s:05d}.parquet"))
-    del decisions
-    table = (
-        members.sort("doc")
-        .group_by("cluster", maintain_order=True)
-        .agg(
-            pl.len().alias("size"),
-            pl.col("id").alias("member_ids"),
-            pl.col("id").filter(pl.col("doc") == pl.col("survivor")).first().alias("survivor_id"),
-            pl.col("survivor").first(),
-            pl.col("doc").filter(pl.col("doc") != pl.col("survivor")).first().alias("duplicate"),
-        )
-        .sort("size", "cluster", descending=[True, False])
+        lo, hi = bounds[s], bounds[s + 1]
+        part = pa.table({"row": row[lo:hi], "cluster": cluster[lo:hi], "duplicate": duplicate[lo:hi]})
+        _write(part, os.path.join(workdir, "dec", f"s{s:05d}.parquet"))
+    # the cluster table: members in input order, clusters by size (largest first), then input order
+    by_cluster = np.argsort(cluster, kind="stable")
+    sizes = np.bincount(cluster, minlength=len(roots)).astype(np.int64)
+    offsets = np.zeros(len(roots) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    ids = info["id"].combine_chunks()
+    member_ids = pa.ListArray.from_arrays(pa.array(offsets), ids.take(pa.array(by_cluster)))
+    first_member = by_cluster[offsets[:-1]]
+    second_member = by_cluster[np.minimum(offsets[:-1] + 1, offsets[1:] - 1)]
+    example_dup = np.where(first_member == survivor_at, second_member, first_member)
+    rank = np.lexsort((np.arange(len(roots)), -sizes))
+    table = pa.table(
+        {
+            "cluster": np.arange(len(roots), dtype=np.int64)[rank],
+            "size": sizes[rank],
+            "member_ids": member_ids.take(pa.array(rank)),
+            "survivor_id": ids.take(pa.array(survivor_at[rank])),
+        }
     )
-    del members
     keep_dir = os.path.join(workdir, "keep")
-    _write(table.drop("survivor", "duplicate").to_arrow(), os.path.join(keep_dir, "clusters.parquet"))
+    _write(table, os.path.join(keep_dir, "clusters.parquet"))
     # previews only for the clusters the report shows (all of them would be ~200 B per member in memory)
-    top = table.head(REPORT_CLUSTERS)
-    shown = _doc_info(workdir, pl.concat([top["survivor"], top["duplicate"]]).drop_nulls(), ["preview"])
-    for col in ("survivor", "duplicate"):
-        top = top.join(shown.rename({"doc": col, "preview": f"{col}_preview"}), on=col, how="left")
-    top = top.sort("size", "cluster", descending=[True, False])  # joins need not keep the order
-    _write_report(top, table.height, os.path.join(keep_dir, "report.md"), p, removed_by_verify, n_dup)
+    top = rank[:REPORT_CLUSTERS]
+    shown_docs = np.unique(np.concatenate([nodes[survivor_at[top]], nodes[example_dup[top]]]))
+    shown = _doc_info(workdir, shown_docs, ["preview"])
+    preview = dict(zip(shown_docs.tolist(), shown["preview"].to_pylist(), strict=True))
+    rows = [
+        {
+            "cluster": int(c),
+            "size": int(sizes[c]),
+            "member_ids": member_ids[int(c)].as_py(),
+            "survivor_id": ids[int(survivor_at[c])].as_py(),
+            "survivor_preview": preview.get(int(nodes[survivor_at[c]])),
+            "duplicate_preview": preview.get(int(nodes[example_dup[c]])),
+        }
+        for c in top
+    ]
+    _write_report(rows, len(roots), os.path.join(keep_dir, "report.md"), p, removed_by_verify, n_dup)
     _write(
         pa.table(
-            {"removed_by_verify": [removed_by_verify], "candidate_edges": [edges.height + removed_by_verify]}
+            {
+                "removed_by_verify": pa.array([removed_by_verify], pa.int64()),
+                "candidate_edges": pa.array([candidate_edges], pa.int64()),
+            }
         ),
         os.path.join(workdir, "stats.parquet"),
     )
 
 
-def _doc_info(workdir: str, docs: pl.Series, columns: list[str]) -> pl.DataFrame:
-    """``doc`` and ``columns`` (of id, length, preview, score) of the given documents, from ``docs/``."""
+_DOC_INFO = {
+    "id": pa.field("id", pa.string()),
+    "length": pa.field("length", pa.int64()),
+    "preview": pa.field("preview", pa.string()),
+    "score": pa.field("score", pa.float64()),
+}
+
+
+def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
+    """``columns`` (of id, length, preview, score) of ``docs`` (sorted, unique, all saved), in their
+    order, read from ``docs/`` one file at a time."""
     files = sorted(glob.glob(os.path.join(workdir, "docs", "*.parquet")))
-    schema = {
-        "doc": pl.UInt64,
-        "id": pl.String,
-        "length": pl.Int64,
-        "preview": pl.String,
-        "score": pl.Float64,
-    }
-    if not files or docs.is_empty():
-        return pl.DataFrame(schema={c: schema[c] for c in ["doc", *columns]})
-    wanted = pl.DataFrame({"doc": docs.cast(pl.UInt64)})
-    return (
-        pl.scan_parquet(files).select(["doc", *columns]).join(wanted.lazy(), on="doc", how="semi").collect()
-    )
+    parts = []
+    for f in files if len(docs) else []:
+        t = pq.read_table(f, columns=["doc", *columns])
+        mask = np.isin(t["doc"].to_numpy(), docs, assume_unique=True)
+        if mask.any():
+            parts.append(t.filter(pa.array(mask)))
+    if not len(docs):
+        return pa.schema([_DOC_INFO[c] for c in columns]).empty_table()
+    found = pa.concat_tables(parts) if parts else None
+    if found is None or found.num_rows != len(docs):
+        raise RuntimeError(
+            f"minhash_dedup: {workdir}/docs holds {0 if found is None else found.num_rows} "
+            f"of the {len(docs)} documents asked for; the work folder is incomplete"
+        )
+    return found.drop_columns(["doc"]).combine_chunks()
 
 
-def _verify(workdir: str, edges: pl.DataFrame, p: MinhashParams) -> np.ndarray:
+def _verify(workdir: str, a: np.ndarray, b: np.ndarray, p: MinhashParams) -> np.ndarray:
     """True Jaccard of each candidate edge ≥ the threshold, from the stored shingle sets."""
     files = sorted(glob.glob(os.path.join(workdir, "shingles", "*.parquet")))
-    wanted = pl.DataFrame({"doc": pl.concat([edges["a"], edges["b"]]).unique()})
-    sh = pl.scan_parquet(files).join(wanted.lazy(), on="doc", how="semi").collect()
-    sets = {d: set(s) for d, s in zip(sh["doc"].to_list(), sh["shingles"].to_list(), strict=True)}
+    wanted = np.unique(np.concatenate([a, b]))
+    sets: dict[int, set[int]] = {}
+    for f in files:
+        t = pq.read_table(f)
+        mask = np.isin(t["doc"].to_numpy(), wanted, assume_unique=True)
+        if mask.any():
+            t = t.filter(pa.array(mask))
+            for d, sh in zip(t["doc"].to_pylist(), t["shingles"].to_pylist(), strict=True):
+                sets[d] = set(sh)
     t = p.verify_threshold
-    keep = np.zeros(edges.height, dtype=bool)
-    for i, (a, b) in enumerate(zip(edges["a"].to_list(), edges["b"].to_list(), strict=True)):
-        sa, sb = sets.get(a, set()), sets.get(b, set())
+    keep = np.zeros(len(a), dtype=bool)
+    for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        sa, sb = sets.get(x, set()), sets.get(y, set())
         union = len(sa | sb)
         keep[i] = union > 0 and len(sa & sb) / union >= t
     return keep
 
 
 def _write_report(
-    top: pl.DataFrame, n_clusters: int, path: str, p: MinhashParams, removed: int, n_dup: int
+    top: list[dict[str, Any]], n_clusters: int, path: str, p: MinhashParams, removed: int, n_dup: int
 ) -> None:
     b, r = p.bands_rows
     lines = [
@@ -563,7 +658,7 @@ def _write_report(
         ),
         "",
     ]
-    for row in top.iter_rows(named=True):
+    for row in top:
         ids = row["member_ids"]
         shown = ", ".join(f"`{i}`" for i in ids[:8]) + (f", … ({len(ids) - 8} more)" if len(ids) > 8 else "")
         lines += [
@@ -603,8 +698,8 @@ class MinhashDedup:
     def estimate(self, p: Any, *, docs: int, text_bytes: int, shards: int) -> list[Any]:
         """Disk: 16 B per document and band (bucket key, document number), ~230 B per document of
         id, length and preview, and with ``verify`` 8 B per shingle (about one per 6 bytes of text).
-        A bucket task reads one band: 16 B per document, about 6 times over in polars' group-by and
-        join. The cluster task holds the edges (at most one per document and band, 16 B) and, with
+        A bucket task reads one band: 16 B per document, about 6 times over in numpy's sort and
+        gathers. The cluster task holds the edges (at most one per document and band, 16 B) and, with
         ``verify``, the shingle sets of the documents in them as Python sets (~60 B per shingle)."""
         from gencommons.data.resources import WORKER_BASE, Estimate
 
@@ -620,30 +715,40 @@ class MinhashDedup:
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
     ) -> None:
-        shingles, off = shingle_hashes(batch["text"], p)
-        sig = signatures(shingles, off, p)
-        scope = None
-        if p.scope is not None:
-            if p.scope not in batch.column_names:
-                from gencommons.errors import ConfigError
-
-                raise ConfigError(f"minhash_dedup.scope: no column {p.scope!r} in the documents")
-            scope = pl.Series(batch[p.scope]).cast(pl.String).fill_null("").hash(seed=p.seed).to_numpy()
-        keys = band_keys(sig, p, scope)
+        text = batch["text"].combine_chunks()
         n = batch.num_rows
+        scope = _scope_hashes(batch, p) if p.scope is not None else None
         docs = (np.uint64(shard) << np.uint64(ROW_BITS)) + np.arange(
             first_row, first_row + n, dtype=np.uint64
         )
-        has = np.diff(off) > 0  # documents without shingles join no bucket
+        # hashed in slices of ~SIGNATURE_CHUNK bytes of text: the shingle hashes (16 B per word) of a
+        # slice, not of the whole batch, are what the step holds in memory
+        offs, _ = _utf8_buffers(text)
+        cuts = [0]
+        while cuts[-1] < n:
+            nxt = int(np.searchsorted(offs, offs[cuts[-1]] + SIGNATURE_CHUNK, side="right")) - 1
+            cuts.append(min(n, max(cuts[-1] + 1, nxt)))
+        keys, has, shingle_lists = [], [], []
+        for d, e in itertools.pairwise(cuts):
+            shingles, off = shingle_hashes(text.slice(d, e - d), p)
+            keys.append(band_keys(signatures(shingles, off, p), p, None if scope is None else scope[d:e]))
+            has.append(np.diff(off) > 0)  # documents without shingles join no bucket
+            if p.verify:
+                shingle_lists.append(
+                    pa.ListArray.from_arrays(pa.array(off.astype(np.int32)), pa.array(shingles))
+                )
+        key = np.concatenate(keys) if keys else np.zeros((0, p.bands_rows[0]), np.uint64)
+        with_shingles = np.concatenate(has) if has else np.zeros(0, bool)
         name = f"s{shard:05d}-p{part:06d}.parquet"
-        cols = {"doc": docs[has]} | {f"k{b:04d}": keys[has, b] for b in range(keys.shape[1])}
+        cols = {"doc": docs[with_shingles]} | {
+            f"k{b:04d}": key[with_shingles, b] for b in range(key.shape[1])
+        }
         _write(pa.table(cols), os.path.join(workdir, "sig", name), compression="none")
-        text = pl.Series(batch["text"])
         info: dict[str, Any] = {
             "doc": docs,
             "id": batch["id"],
-            "length": text.str.len_chars().cast(pl.Int64).to_arrow(),
-            "preview": text.str.slice(0, PREVIEW).to_arrow(),
+            "length": pc.utf8_length(text).cast(pa.int64()),
+            "preview": pc.utf8_slice_codeunits(text, 0, PREVIEW),
         }
         if p.keep == "score":
             if p.score_column not in batch.column_names:
@@ -655,7 +760,11 @@ class MinhashDedup:
             info["score"] = batch[p.score_column].cast(pa.float64())
         _write(pa.table(info), os.path.join(workdir, "docs", name))
         if p.verify:
-            lists = pa.ListArray.from_arrays(pa.array(off.astype(np.int32)), pa.array(shingles))
+            lists = (
+                pa.chunked_array(shingle_lists, pa.list_(pa.uint64()))
+                if shingle_lists
+                else pa.array([], pa.list_(pa.uint64()))
+            )
             _write(pa.table({"doc": docs, "shingles": lists}), os.path.join(workdir, "shingles", name))
 
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
@@ -669,7 +778,7 @@ class MinhashDedup:
             cluster[rows] = t["cluster"].to_numpy()
         return pa.table(
             {
-                "reason": pa.array([REASON if d else None for d in dup.tolist()], pa.string()),
+                "reason": pc.if_else(pa.array(dup), pa.scalar(REASON), pa.scalar(None, pa.string())),
                 "minhash_dedup_cluster": pa.array(cluster, mask=cluster < 0),
             }
         )
