@@ -218,9 +218,10 @@ def run_gencommons_floor(args: argparse.Namespace, ph: Phases) -> int:
 
 def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
     from gencommons.data.dedup import _minhash_kernels as k
-    from gencommons.data.dedup._unicode import classes
+    from gencommons.data.dedup._unicode import classes, fold_tables
 
     table = classes()
+    fold, expansions = fold_tables()
     rng = np.random.default_rng(1)  # permutations as minhash._permutations draws them
     num_perm = args.bands * args.rows
     a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
@@ -228,12 +229,12 @@ def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
     n = 0
     for batch in read_batches(args.input, LEAN_BATCH):
         ph.lap("read")
-        enc = [t.lower().encode("utf-8", "surrogatepass") for _, t in batch]
+        enc = [t.encode("utf-8", "surrogatepass") for _, t in batch]
         offs = np.zeros(len(enc) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, enc), np.int64, len(enc)), out=offs[1:])
         data = np.frombuffer(b"".join(enc), np.uint8)
         out, lengths = np.empty(len(data) // 2 + len(enc) + 1, np.uint64), np.zeros(len(enc), np.int64)
-        used = k.tokens(data, offs, table, 0, 1, out, lengths)
+        used = k.tokens(data, offs, table, fold, expansions, 0, 1, out, lengths)  # case-folded inside
         tok_off = np.zeros(len(enc) + 1, np.int64)
         np.cumsum(lengths, out=tok_off[1:])
         counts = np.where(lengths >= args.ngram, lengths - args.ngram + 1, np.minimum(lengths, 1))

@@ -30,8 +30,42 @@ def minhash_params(bands: int, rows: int, **extra: Any) -> dict[str, Any]:
     return {"num_perm": bands * rows, "bands": bands, "rows": rows, **extra}
 
 
+# A venv holding only what ``pip install gencommons[data]`` brings (no pandas, which the project's dev
+# .venv has for the arena and evaluation extras, and which pyarrow loads on its first ``pa.array``).
+DATA_VENV = BENCH / ".venv-gencommons-data"
+
+
+def data_requirements() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["data"]]
+
+
+def ensure_data_venv() -> Path:
+    """``bench/.venv-gencommons-data``: gencommons' dependencies and its ``data`` extra, nothing else
+    (gencommons itself comes from the benchmark's source snapshot, on PYTHONPATH)."""
+    reqs = data_requirements()
+    stamp = DATA_VENV / ".bench-installed"
+    if not (stamp.exists() and stamp.read_text() == "\n".join(reqs)):
+        if not (DATA_VENV / "bin" / "python").exists():
+            print(f"creating {DATA_VENV.relative_to(ROOT)} (gencommons[data] only)", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(DATA_VENV)], check=True)
+        pip = [sys.executable, "-m", "pip", "--python", str(DATA_VENV / "bin" / "python"), "install", "-q"]
+        subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), *reqs], check=True)
+        stamp.write_text("\n".join(reqs))
+    return DATA_VENV / "bin" / "python"
+
+
 def gencommons_minhash_run(
-    name: str, corpus: Corpus, *, params: dict[str, Any], workers: int, snapshot: Path, work: Path
+    name: str,
+    corpus: Corpus,
+    *,
+    params: dict[str, Any],
+    workers: int,
+    snapshot: Path,
+    work: Path,
+    python: Path | None = None,
 ) -> Run:
     return gencommons_run(
         name,
@@ -41,6 +75,7 @@ def gencommons_minhash_run(
         workers=workers,
         env={"PYTHONPATH": str(snapshot)},
         work=work,
+        python=str(python) if python else None,
     )
 
 

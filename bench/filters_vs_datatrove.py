@@ -242,7 +242,9 @@ def gencommons_run(
     env: dict[str, str],
     task_per_file: bool = True,
     work: Path = WORK,
+    python: str | None = None,
 ) -> Run:
+    """``python``: the interpreter (default: this one, the project's ``.venv``)."""
     out = work / "out" / _slug(name)
     cfg = {
         "input": {"path": str(corpus / "*.jsonl.gz"), "format": "jsonl"},
@@ -252,7 +254,7 @@ def gencommons_run(
     }
     cfg_path = work / f"{_slug(name)}.config.json"
     cfg_path.write_text(json.dumps(cfg, indent=1))
-    cmd = [sys.executable, str(BENCH / "_gencommons_driver.py"), "--config", str(cfg_path)]
+    cmd = [python or sys.executable, str(BENCH / "_gencommons_driver.py"), "--config", str(cfg_path)]
     if task_per_file:
         cmd.append("--task-per-file")
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0", **env)

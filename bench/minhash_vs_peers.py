@@ -45,7 +45,14 @@ import psutil
 
 from _minhash_corpus import ORIGINALS, build_corpus
 from _minhash_corpus import WORK as MINHASH_WORK
-from _minhash_runs import datatrove_minhash_run, gencommons_minhash_run, minhash_params, peer_run, warm_up
+from _minhash_runs import (
+    datatrove_minhash_run,
+    ensure_data_venv,
+    gencommons_minhash_run,
+    minhash_params,
+    peer_run,
+    warm_up,
+)
 from _minhash_scoring import (
     Truth,
     clusters_datatrove,
@@ -71,6 +78,9 @@ RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "peers"
 BANDS, ROWS = 14, 8
 FLOORS = ("floor", "gencommons-floor", "gencommons-lean")  # runs that time phases, not a complete step
+DATA_ONLY = (
+    "gencommons w=1, gencommons[data] only"  # its own venv: what `pip install gencommons[data]` brings
+)
 
 
 def assignments(run: Run) -> dict[str, Any]:
@@ -100,18 +110,20 @@ def ratio_rows(rows: dict[str, dict[str, Any]], workers: list[int]) -> list[dict
         if r["tool"] == "gencommons" or r["tool"] in FLOORS:
             continue
         w = r["workers"] if r["tool"].startswith("datatrove") else 1
-        g = rows.get(f"gencommons w={w}")
-        if g is None or w not in workers:
+        if w not in workers:
             continue
-        out.append(
-            {
-                "gencommons": g["run"],
-                "peer": name,
-                "cpu": g["docs_per_cpu_s"] / r["docs_per_cpu_s"],
-                "speed": g["docs_per_s"] / r["docs_per_s"],
-                "memory": g["peak_tree_rss_mb"] / r["peak_tree_rss_mb"],
-            }
-        )
+        for g in (rows.get(f"gencommons w={w}"), rows.get(DATA_ONLY) if w == 1 else None):
+            if g is None:
+                continue
+            out.append(
+                {
+                    "gencommons": g["run"],
+                    "peer": name,
+                    "cpu": g["docs_per_cpu_s"] / r["docs_per_cpu_s"],
+                    "speed": g["docs_per_s"] / r["docs_per_s"],
+                    "memory": g["peak_tree_rss_mb"] / r["peak_tree_rss_mb"],
+                }
+            )
     return out
 
 
@@ -221,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-datatrove", action="store_true", help="skip datatrove altogether")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument(
+        "--no-data-venv",
+        action="store_true",
+        help="skip the run in bench/.venv-gencommons-data (gencommons[data] alone: no pandas)",
+    )
+    ap.add_argument(
         "--quiet-wait",
         type=float,
         default=10,
@@ -251,6 +268,18 @@ def main(argv: list[str] | None = None) -> int:
                 workers=w,
                 snapshot=snapshot,
                 work=WORK,
+            )
+        )
+    if not args.no_data_venv:
+        runs.append(
+            gencommons_minhash_run(
+                DATA_ONLY,
+                corpus,
+                params=minhash_params(BANDS, ROWS),
+                workers=1,
+                snapshot=snapshot,
+                work=WORK,
+                python=ensure_data_venv(),
             )
         )
     for tool in ("datasketch", "rensa"):

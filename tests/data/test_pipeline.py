@@ -325,3 +325,16 @@ def test_resource_plan_covers_substring_dedup(corpus_dir: Path, tmp_path: Path) 
         "substring_dedup · find repeated spans",
         "map 1 (output)",
     ]
+
+
+def test_output_folder_with_glob_characters(corpus_dir: Path, tmp_path: Path) -> None:
+    """An output folder named like a glob pattern (``[data]``, ``*``, ``?``) is a folder: the global
+    steps find their own work files in it, and the result equals a run into a plain folder."""
+    steps = ["exact_dedup", "minhash_dedup", {"substring_dedup": {"min_tokens": 20}}]
+    plain = Pipeline.from_dict(_config(corpus_dir, tmp_path / "plain", steps)).run().manifest
+    odd_out = tmp_path / "run [data]*?" / "out"
+    odd = Pipeline.from_dict(_config(corpus_dir, odd_out, steps)).run().manifest
+    timeless = [{k: v for k, v in s.items() if k != "seconds"} for s in plain["steps"]]
+    assert [{k: v for k, v in s.items() if k != "seconds"} for s in odd["steps"]] == timeless
+    assert [r["id"] for r in _read_all(odd_out)] == [r["id"] for r in _read_all(tmp_path / "plain")]
+    assert 0 < odd["counts"]["documents_out"] < odd["counts"]["documents_in"]

@@ -234,7 +234,9 @@ class Pipeline:
                 )
                 records.extend(finished + fresh)
         else:
-            records = [read_json(p) for p in sorted(glob.glob(wd.path("done", "*.json")))]
+            records = [
+                read_json(p) for p in sorted(glob.glob(os.path.join(glob.escape(wd.path("done")), "*.json")))
+            ]
         return records, resumed
 
     def _check_output(self, out: str, wd: Workdir, fp: str) -> RunResult | None:
@@ -302,7 +304,7 @@ class Pipeline:
         )
         first_maps = sorted((r for r in records if r.get("stage") == 0), key=lambda r: r["shard"])
         out_files = [wd.path("final", f) for r in final_maps for f in r["files"]]
-        rej_files = sorted(glob.glob(os.path.join(wd.rejected_dir(), "*.parquet")))
+        rej_files = sorted(glob.glob(os.path.join(glob.escape(wd.rejected_dir()), "*.parquet")))
         if cfg.output.format == "parquet":
             _unify_parquet(out_files)
         _unify_parquet(rej_files)
@@ -314,11 +316,11 @@ class Pipeline:
             moves.append((f, os.path.join(out, name)))
         for f in rej_files:
             moves.append((f, os.path.join(out, "rejected", os.path.basename(f))))
-        for f in sorted(glob.glob(os.path.join(wd.quarantine_dir(), "*.jsonl"))):
+        for f in sorted(glob.glob(os.path.join(glob.escape(wd.quarantine_dir()), "*.jsonl"))):
             moves.append((f, os.path.join(out, "quarantine", os.path.basename(f))))
         for i, spec in enumerate(cfg.steps):  # what global steps leave for the user (cluster tables, reports)
             keep_dir = os.path.join(wd.path(f"global-{i}"), "keep")
-            for f in sorted(glob.glob(os.path.join(keep_dir, "*"))):
+            for f in sorted(glob.glob(os.path.join(glob.escape(keep_dir), "*"))):
                 moves.append((f, os.path.join(out, "steps", spec.name, os.path.basename(f))))
 
         counts: dict[int, StepCounts] = {}

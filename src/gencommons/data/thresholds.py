@@ -88,7 +88,7 @@ def apply_thresholds(
             raise OutputConflictError(f"{output} exists; choose another path or pass --overwrite.")
         shutil.rmtree(output)
     files = [os.path.join(dataset, f["path"]) for f in src["files"]]
-    lf = pl.scan_parquet(files).with_row_index("__row")
+    lf = pl.scan_parquet(files, glob=False).with_row_index("__row")
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     for name, step, p in plan:
         if step.kind == "global":

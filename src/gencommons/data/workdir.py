@@ -59,17 +59,19 @@ class Workdir:
         return d
 
     def stage_files(self, stage: int, shard: int) -> list[str]:
-        return sorted(glob.glob(os.path.join(self.stage_dir(stage), f"part-{shard:05d}-*.parquet")))
+        return sorted(
+            glob.glob(os.path.join(glob.escape(self.stage_dir(stage)), f"part-{shard:05d}-*.parquet"))
+        )
 
     def reset_signatures(self, step_index: int, shard: int) -> None:
         for f in glob.glob(
-            os.path.join(self.global_dir(step_index), "**", f"*s{shard:05d}*"), recursive=True
+            os.path.join(glob.escape(self.global_dir(step_index)), "**", f"*s{shard:05d}*"), recursive=True
         ):
             os.remove(f)
 
     @staticmethod
     def remove_prefixed(folder: str, prefix: str) -> None:
-        for f in glob.glob(os.path.join(folder, prefix + "-*")):
+        for f in glob.glob(os.path.join(glob.escape(folder), prefix + "-*")):
             os.remove(f)
 
     def clear(self) -> None:

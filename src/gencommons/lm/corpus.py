@@ -32,10 +32,14 @@ def open_dataset(path: str) -> Dataset:
     manifest = None
     if os.path.isdir(path):
         data = os.path.join(path, "data")
-        files = sorted(glob.glob(os.path.join(data, "*.parquet")) + glob.glob(os.path.join(data, "*.jsonl*")))
+        files = sorted(
+            glob.glob(os.path.join(glob.escape(data), "*.parquet"))
+            + glob.glob(os.path.join(glob.escape(data), "*.jsonl*"))
+        )
         if not files:  # a plain folder of Parquet/JSONL files
             files = sorted(
-                glob.glob(os.path.join(path, "*.parquet")) + glob.glob(os.path.join(path, "*.jsonl*"))
+                glob.glob(os.path.join(glob.escape(path), "*.parquet"))
+                + glob.glob(os.path.join(glob.escape(path), "*.jsonl*"))
             )
         if os.path.exists(os.path.join(path, "manifest.json")):
             from gencommons.lineage.manifest import read_manifest

@@ -40,7 +40,7 @@ def _data_files(folder: str) -> list[str]:
     return sorted(
         f
         for pattern in ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
-        for f in glob.glob(os.path.join(folder, pattern))
+        for f in glob.glob(os.path.join(glob.escape(folder), pattern))
     )
 
 

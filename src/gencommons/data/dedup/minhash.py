@@ -84,7 +84,9 @@ class MinhashParams(StepParams):
         None, description="With keep: score, the column whose highest value survives."
     )
     verify: bool = Field(False, description="Check candidate pairs by true Jaccard before merging them.")
-    lowercase: bool = Field(True, description="Lowercase before shingling.")
+    lowercase: bool = Field(
+        True, description="Ignore case: Unicode full case folding (ß = ss, final σ = σ) before hashing."
+    )
     scope: str | None = Field(
         None,
         description="Column whose values are deduplicated separately (e.g. source, dump); null = global.",
@@ -452,7 +454,7 @@ def _read_columns(files: list[str], columns: list[str]) -> dict[str, np.ndarray]
 
 def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     """Link every document of a bucket to the bucket's first document (in input order)."""
-    files = sorted(glob.glob(os.path.join(workdir, "sig", "*.parquet")))
+    files = sorted(glob.glob(os.path.join(glob.escape(workdir), "sig", "*.parquet")))
     col = f"k{band:04d}"  # only this band's column is read from each file
     cols = _read_columns(files, ["doc", col])
     docs, keys = cols["doc"].astype(np.uint64), cols[col].astype(np.uint64)
@@ -497,7 +499,7 @@ def _flatten_py(parent: np.ndarray) -> None:
 
 def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     del task
-    edge_files = sorted(glob.glob(os.path.join(workdir, "edges", "*.parquet")))
+    edge_files = sorted(glob.glob(os.path.join(glob.escape(workdir), "edges", "*.parquet")))
     e = _read_columns(edge_files, ["a", "b"])
     a, b = e["a"].astype(np.uint64), e["b"].astype(np.uint64)
     order = np.lexsort((b, a))  # the same pair found in several bands counts once
@@ -603,7 +605,7 @@ _DOC_INFO = {
 def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
     """``columns`` (of id, length, preview, score) of ``docs`` (sorted, unique, all saved), in their
     order, read from ``docs/`` one file at a time."""
-    files = sorted(glob.glob(os.path.join(workdir, "docs", "*.parquet")))
+    files = sorted(glob.glob(os.path.join(glob.escape(workdir), "docs", "*.parquet")))
     parts = []
     for f in files if len(docs) else []:
         t = pq.read_table(f, columns=["doc", *columns])
@@ -623,7 +625,7 @@ def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
 
 def _verify(workdir: str, a: np.ndarray, b: np.ndarray, p: MinhashParams) -> np.ndarray:
     """True Jaccard of each candidate edge ≥ the threshold, from the stored shingle sets."""
-    files = sorted(glob.glob(os.path.join(workdir, "shingles", "*.parquet")))
+    files = sorted(glob.glob(os.path.join(glob.escape(workdir), "shingles", "*.parquet")))
     wanted = np.unique(np.concatenate([a, b]))
     sets: dict[int, set[int]] = {}
     for f in files:

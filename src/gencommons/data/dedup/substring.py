@@ -383,7 +383,7 @@ _SIG = re.compile(r"s(\d{5})-p(\d{6})\.bin$")
 def _sig_files(workdir: str) -> list[tuple[int, str]]:
     """(shard, path) of every unit file, in (shard, part) order."""
     found = []
-    for path in glob.glob(os.path.join(workdir, "sig", "s*-p*.bin")):
+    for path in glob.glob(os.path.join(glob.escape(workdir), "sig", "s*-p*.bin")):
         m = _SIG.search(path)
         if m:
             found.append((int(m.group(1)), path))
@@ -529,7 +529,7 @@ def _edit_shard(
     p: SubstringDedupParams, workdir: str, shard: int, stamp: tuple[int, int, int] | None
 ) -> tuple[pa.Table, dict[str, int]]:
     """The shard's decisions table and counts: cut the ranges out of the changed documents."""
-    parts = sorted(glob.glob(os.path.join(workdir, "sig", f"s{shard:05d}-p*.parquet")))
+    parts = sorted(glob.glob(os.path.join(glob.escape(workdir), "sig", f"s{shard:05d}-p*.parquet")))
     schema = pa.schema([("row", pa.int64()), ("n_tokens", pa.int64())])
     meta = pa.concat_tables([schema.empty_table()] + [read_file(f, columns=schema.names) for f in parts])
     n_rows = meta.num_rows
