@@ -65,7 +65,7 @@ def s_curve_threshold(bands: int, rows: int) -> float:
 
 def clusters_from_parquet(path: Path) -> dict[str, Any]:
     """``id, cluster`` rows, or a gencommons-style ``clusters.parquet`` with a list column of member ids."""
-    df = pl.read_parquet(path)
+    df = pl.read_parquet(path, glob=False)
     lists = [c for c, t in df.schema.items() if isinstance(t, pl.List)]
     if lists:
         members = lists[0]

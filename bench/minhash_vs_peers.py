@@ -78,9 +78,7 @@ RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "peers"
 BANDS, ROWS = 14, 8
 FLOORS = ("floor", "gencommons-floor", "gencommons-lean")  # runs that time phases, not a complete step
-DATA_ONLY = (
-    "gencommons w=1, gencommons[data] only"  # its own venv: what `pip install gencommons[data]` brings
-)
+DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
 
 
 def assignments(run: Run) -> dict[str, Any]:
