@@ -160,7 +160,8 @@ def roll(
     Py_ssize_t n,
     uint64_t[::1] out,
 ):
-    """n-gram hashes: a polynomial over each window of n token hashes (see ``_roll_kernel_py``)."""
+    """n-gram hashes: a polynomial over each window of n token hashes, mixed by the murmur3 finalizer
+    (see ``_roll_kernel_py``)."""
     cdef Py_ssize_t d, i, j, start, k, w
     cdef uint64_t h
     with nogil:
@@ -174,7 +175,7 @@ def roll(
                 h = 0
                 for j in range(w):
                     h = h * GOLDEN + hashes[start + i + j]
-                out[off[d] + i] = h
+                out[off[d] + i] = finish(h)
 
 
 def minhash(
