@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         first = parts[names[0]]
         checks.append(
             {
-                "label": f"{label} at workers {', '.join(n.split('w=')[1].split(',')[0] for n in names)}",
+                "label": f"{label} at workers {'; '.join(n.split('w=')[1] for n in names)}",
                 "same": all(parts[n] == first for n in names),
                 "detail": "; ".join(
                     f"{n}: {len(parts[n]):,} clusters, {by_name[n]['kept']:,} kept" for n in names
