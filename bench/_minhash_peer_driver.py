@@ -34,8 +34,8 @@ the phases tell the floor (read + shingle + hash) from the signature stage; it w
 (5,000 documents): ``shingle_hashes`` (tokenize + shingle hashes, no MinHash), ``signatures`` (the
 MinHash stage) and ``band_keys``; one tiny batch runs before the clock starts (first-call set-up).
 ``--tool gencommons-lean`` asks how small the signature stage can be in memory: gencommons' compiled
-loops (``_minhash_kernels``) called directly, on ``LEAN_BATCH``-document batches, lowercased by
-``str.lower``, in a process that imports neither pyarrow nor polars (so neither pandas): numpy, orjson
+loops (``_minhash_kernels``) called directly, on ``LEAN_BATCH``-document batches (the tokenizer folds
+case itself), in a process that imports neither pyarrow nor polars (so neither pandas): numpy, orjson
 and the extension only. It writes nothing; its peak RSS is the figure of interest.
 """
 
