@@ -177,7 +177,8 @@ def test_plan_properties(tokens: list[int], weights: list[float], seq_len: int, 
     wsum = sum(w.values())
     for n, p in plan.items():
         assert p["weight"] == pytest.approx(w[n] / wsum)
-        assert abs(p["tokens_packed"] - p["tokens_asked"]) <= seq_len / 2 + 1e-6
+        # within half a sequence of the exact ask; tokens_asked is that ask rounded to a whole token
+        assert abs(p["tokens_packed"] - p["tokens_asked"]) <= seq_len / 2 + 0.5 + 1e-6
         if p["sequences"]:
             assert p["epochs"] == pytest.approx(p["sequences"] / p["available_sequences"])
         if total is None:
