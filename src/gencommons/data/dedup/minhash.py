@@ -42,7 +42,7 @@ import hashlib
 import itertools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -607,18 +607,29 @@ _DOC_INFO = {
 }
 
 
+def _wanted_rows(workdir: str, sub: str, docs: np.ndarray, columns: list[str] | None) -> Iterator[pa.Table]:
+    """The rows of ``docs`` (global numbers, sorted, unique) in the per-batch files of ``sub`` (``docs``,
+    ``shingles``), file by file. A file is read only if its shard (in its name) holds any of them, and
+    its rows are matched against that shard's documents only: O(rows · log rows) in all, not
+    O(rows · files)."""
+    for f in sorted(glob.glob(os.path.join(glob.escape(workdir), sub, "s*-p*.parquet"))):
+        shard = int(os.path.basename(f).split("-")[0][1:])
+        bounds = np.array([shard << ROW_BITS, (shard + 1) << ROW_BITS], dtype=np.uint64)
+        lo, hi = np.searchsorted(docs, bounds)
+        if lo == hi:
+            continue
+        t = pq.read_table(f, columns=columns)
+        mask = np.isin(t["doc"].to_numpy(), docs[lo:hi], assume_unique=True)
+        if mask.any():
+            yield t.filter(pa.array(mask))
+
+
 def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
     """``columns`` (of id, length, preview, score) of ``docs`` (sorted, unique, all saved), in their
     order, read from ``docs/`` one file at a time."""
-    files = sorted(glob.glob(os.path.join(glob.escape(workdir), "docs", "*.parquet")))
-    parts = []
-    for f in files if len(docs) else []:
-        t = pq.read_table(f, columns=["doc", *columns])
-        mask = np.isin(t["doc"].to_numpy(), docs, assume_unique=True)
-        if mask.any():
-            parts.append(t.filter(pa.array(mask)))
     if not len(docs):
         return pa.schema([_DOC_INFO[c] for c in columns]).empty_table()
+    parts = list(_wanted_rows(workdir, "docs", docs, ["doc", *columns]))
     found = pa.concat_tables(parts) if parts else None
     if found is None or found.num_rows != len(docs):
         raise RuntimeError(
@@ -630,16 +641,10 @@ def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
 
 def _verify(workdir: str, a: np.ndarray, b: np.ndarray, p: MinhashParams) -> np.ndarray:
     """True Jaccard of each candidate edge ≥ the threshold, from the stored shingle sets."""
-    files = sorted(glob.glob(os.path.join(glob.escape(workdir), "shingles", "*.parquet")))
-    wanted = np.unique(np.concatenate([a, b]))
     sets: dict[int, set[int]] = {}
-    for f in files:
-        t = pq.read_table(f)
-        mask = np.isin(t["doc"].to_numpy(), wanted, assume_unique=True)
-        if mask.any():
-            t = t.filter(pa.array(mask))
-            for d, sh in zip(t["doc"].to_pylist(), t["shingles"].to_pylist(), strict=True):
-                sets[d] = set(sh)
+    for t in _wanted_rows(workdir, "shingles", np.unique(np.concatenate([a, b])), None):
+        for d, sh in zip(t["doc"].to_pylist(), t["shingles"].to_pylist(), strict=True):
+            sets[d] = set(sh)
     t = p.verify_threshold
     keep = np.zeros(len(a), dtype=bool)
     for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
