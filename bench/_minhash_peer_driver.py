@@ -37,6 +37,9 @@ MinHash stage) and ``band_keys``; one tiny batch runs before the clock starts (f
 loops (``_minhash_kernels``) called directly, on ``LEAN_BATCH``-document batches (the tokenizer folds
 case itself), in a process that imports neither pyarrow nor polars (so neither pandas): numpy, orjson
 and the extension only. It writes nothing; its peak RSS is the figure of interest.
+``--tool arrow-io`` is the other half of that question: the Parquet I/O any Arrow engine does around a
+step (JSONL into 1,000-document Arrow batches, an lz4 intermediate per input file, read back and
+written as zstd), with no step at all; its peak RSS is the least an engine built on Arrow can use here.
 """
 
 from __future__ import annotations
@@ -250,6 +253,46 @@ def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
     return n
 
 
+def run_arrow_io(args: argparse.Namespace, ph: Phases) -> int:
+    """The I/O an Arrow engine does around any step, and nothing else, streamed 1,000 documents at a
+    time: read the ``.jsonl.gz`` into Arrow batches and write each input file as an lz4 Parquet file (an
+    intermediate), then read those back batch by batch and write them as zstd Parquet (the output). No
+    tokenizing, no MinHash."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = args.output / "arrow-io"
+    tmp.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema([("id", pa.string()), ("text", pa.string())])
+    n = 0
+    files = sorted(args.input.glob("*.jsonl.gz"))
+    for k, f in enumerate(files):
+        with (
+            gzip.open(f, "rb") as fh,
+            pq.ParquetWriter(tmp / f"mid-{k}.parquet", schema, compression="lz4") as w,
+        ):
+            ids: list[str] = []
+            texts: list[str] = []
+            for line in fh:
+                rec = orjson.loads(line)
+                ids.append(rec["id"])
+                texts.append(rec["text"])
+                if len(texts) == LEAN_BATCH:
+                    w.write_table(pa.table({"id": ids, "text": texts}, schema=schema))
+                    n += len(texts)
+                    ids, texts = [], []
+            if texts:
+                w.write_table(pa.table({"id": ids, "text": texts}, schema=schema))
+                n += len(texts)
+    ph.lap("read + write lz4")
+    for k in range(len(files)):
+        with pq.ParquetWriter(tmp / f"out-{k}.parquet", schema, compression="zstd") as w:
+            for rb in pq.ParquetFile(tmp / f"mid-{k}.parquet").iter_batches(batch_size=LEAN_BATCH):
+                w.write_table(pa.Table.from_batches([rb]))
+    ph.lap("read + write zstd")
+    return n
+
+
 def warm_gencommons(args: argparse.Namespace) -> None:
     """One tiny batch outside the timed part (first-call set-up: polars' thread pool, the Unicode
     table), as a pipeline's workers have it after their first batch."""
@@ -299,7 +342,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--tool",
-        choices=["datasketch", "rensa", "floor", "gencommons-floor", "gencommons-lean"],
+        choices=["datasketch", "rensa", "floor", "gencommons-floor", "gencommons-lean", "arrow-io"],
         required=True,
     )
     ap.add_argument("--input", type=Path, required=True)
@@ -331,6 +374,8 @@ def main() -> None:
         n = run_floor(args, ph)
     elif args.tool == "gencommons-lean":
         n = run_gencommons_lean(args, ph)
+    elif args.tool == "arrow-io":
+        n = run_arrow_io(args, ph)
     else:
         n = run_gencommons_floor(args, ph)
     kept = write_outputs(args, uf, n, ph) if args.tool in ("datasketch", "rensa") else n

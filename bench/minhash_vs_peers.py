@@ -23,7 +23,10 @@ rows, no verification of candidates, union-find clusters, the first document (in
 * the floor: read + tokenize + hash shingles without MinHash, then the signature stage alone, once
   with gencommons' own functions (``shingle_hashes``, ``signatures``), once with its compiled loops
   alone in a process without pyarrow or polars (how small the stage can be in memory), and once in
-  plain Python (string 5-grams + xxh3, numpy signatures).
+  plain Python (string 5-grams + xxh3, numpy signatures);
+* the Arrow I/O floor: what an Arrow engine reads and writes around any step (JSONL into Arrow batches,
+  an lz4 Parquet intermediate, zstd Parquet output) with no step at all: the least memory such an
+  engine can use on this corpus.
 
 **Reported**: docs per CPU-second, docs/s, peak RSS; precision and recall of found pairs per
 true-Jaccard bucket (``_minhash_scoring.py``: found pairs = pairs in one output cluster); ratios
@@ -77,7 +80,7 @@ from filters_vs_datatrove import (
 RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "peers"
 BANDS, ROWS = 14, 8
-FLOORS = ("floor", "gencommons-floor", "gencommons-lean")  # runs that time phases, not a complete step
+FLOORS = ("floor", "gencommons-floor", "gencommons-lean", "arrow-io")  # phases only, not a complete step
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
 
 
@@ -311,6 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         peer_run(
             "floor: gencommons kernels alone, without pyarrow or polars, 1,000-document batches",
             "gencommons-lean",
+            corpus,
+            bands=BANDS,
+            rows=ROWS,
+            snapshot=snapshot,
+            work=WORK,
+        )
+    )
+    runs.append(
+        peer_run(
+            "floor: Arrow I/O alone (JSONL -> lz4 Parquet -> zstd Parquet, no step)",
+            "arrow-io",
             corpus,
             bands=BANDS,
             rows=ROWS,
