@@ -217,7 +217,7 @@ def datatrove_params(resolved: list[tuple[str, dict[str, Any]]]) -> dict[str, di
 
 def _slug(name: str) -> str:
     """A run's name as a file name: "gencommons local w=2, ×8" -> "gencommons_local_w=2_x8"."""
-    return name.replace(",", "").replace("×", "x").replace(" ", "_")
+    return name.replace(",", "").replace("×", "x").replace(" ", "_").replace("/", "-")
 
 
 @dataclass

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs.append(
         peer_run(
-            "floor: Arrow I/O alone (JSONL -> lz4 Parquet -> zstd Parquet, no step)",
+            "floor: Arrow input and output alone (JSONL, lz4 Parquet, zstd Parquet; no step)",
             "arrow-io",
             corpus,
             bands=BANDS,
