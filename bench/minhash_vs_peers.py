@@ -80,7 +80,13 @@ from filters_vs_datatrove import (
 RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "peers"
 BANDS, ROWS = 14, 8
-FLOORS = ("floor", "gencommons-floor", "gencommons-lean", "arrow-io")  # phases only, not a complete step
+FLOOR_RUNS = (  # (run, --tool of _minhash_peer_driver.py): phases only, not a complete step
+    ("floor: gencommons shingle_hashes + signatures", "gencommons-floor"),
+    ("floor: gencommons kernels alone, without pyarrow or polars, 1,000-document batches", "gencommons-lean"),
+    ("floor: Arrow input and output alone (JSONL, lz4 Parquet, zstd Parquet; no step)", "arrow-io"),
+    ("floor: Python 5-gram strings + xxh3 + numpy", "floor"),
+)
+FLOORS = tuple(tool for _, tool in FLOOR_RUNS)
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
 
 
@@ -299,50 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                         work=WORK,
                     )
                 )
-    runs.append(
-        peer_run(
-            "floor: gencommons shingle_hashes + signatures",
-            "gencommons-floor",
-            corpus,
-            bands=BANDS,
-            rows=ROWS,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
-    runs.append(
-        peer_run(
-            "floor: gencommons kernels alone, without pyarrow or polars, 1,000-document batches",
-            "gencommons-lean",
-            corpus,
-            bands=BANDS,
-            rows=ROWS,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
-    runs.append(
-        peer_run(
-            "floor: Arrow input and output alone (JSONL, lz4 Parquet, zstd Parquet; no step)",
-            "arrow-io",
-            corpus,
-            bands=BANDS,
-            rows=ROWS,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
-    runs.append(
-        peer_run(
-            "floor: Python 5-gram strings + xxh3 + numpy",
-            "floor",
-            corpus,
-            bands=BANDS,
-            rows=ROWS,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
+    for name, tool in FLOOR_RUNS:
+        runs.append(peer_run(name, tool, corpus, bands=BANDS, rows=ROWS, snapshot=snapshot, work=WORK))
     run_all(runs, corpus.docs, quiet_wait=args.quiet_wait, work=WORK)
 
     rows = []
