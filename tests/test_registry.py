@@ -51,12 +51,12 @@ def test_a_name_no_source_spells_falls_back_to_every_module(home: str) -> None:
 
 
 def test_a_dedup_pipeline_never_imports_polars() -> None:
-    """Looking up minhash_dedup imports neither the filters nor polars (~35 MB and ~0.1 s a process);
+    """Looking up the dedup steps imports neither the filters nor polars (~35 MB and ~0.1 s a process);
     a filter does."""
     code = (
         "import sys\n"
         "from gencommons.data.step import steps\n"
-        "steps['minhash_dedup']\n"
+        "steps['minhash_dedup']; steps['exact_dedup']; steps['substring_dedup']\n"
         "print('polars' in sys.modules, 'gencommons.data.steps.gopher' in sys.modules)\n"
         "steps['gopher_quality']\n"
         "print('polars' in sys.modules)\n"

@@ -178,7 +178,7 @@ def test_exact_dedup_keeps_first_copy(corpus_dir: Path, tmp_path: Path) -> None:
     seen: set[str] = set()
     expected = []
     for r in src:
-        key = " ".join(r["text"].lower().split())
+        key = " ".join(r["text"].casefold().split())
         if key not in seen:
             seen.add(key)
             expected.append(r["id"])

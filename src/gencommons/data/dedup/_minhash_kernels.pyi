@@ -17,3 +17,13 @@ def roll(hashes: np.ndarray, tok_off: np.ndarray, off: np.ndarray, n: int, out: 
 def minhash(shingles: np.ndarray, off: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray) -> None: ...
 def union_all(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None: ...
 def flatten(parent: np.ndarray) -> None: ...
+def normalize(
+    data: np.ndarray,
+    offs: np.ndarray,
+    classes: np.ndarray,
+    fold: np.ndarray,
+    expansions: np.ndarray,
+    collapse: int,
+    out: np.ndarray,
+    out_offs: np.ndarray,
+) -> int: ...

@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The compiled loops of ``minhash.py``: tokenize + hash, roll shingles, MinHash, union-find.
+"""The compiled loops of ``minhash.py``: tokenize + hash, roll shingles, MinHash, union-find; and the
+text normalization of ``exact.py`` (case folding and whitespace, with the same Unicode tables).
 
 Each function is the C translation of the Python reference kernel of the same name in ``minhash.py``
 (``_tokens_kernel_py`` ...), which the tests run against it on random input. Cython, not numba: a
@@ -234,3 +235,94 @@ def flatten(int64_t[::1] parent):
     with nogil:
         for i in range(parent.shape[0]):
             parent[i] = find(parent, i)
+
+
+cdef inline Py_ssize_t put_utf8(uint8_t[::1] out, Py_ssize_t n, uint32_t cp) noexcept nogil:
+    """Write ``cp`` as UTF-8 at ``out[n]``; returns the new end (the caller leaves room for 4 bytes)."""
+    if cp < 0x80:
+        out[n] = <uint8_t>cp
+        return n + 1
+    if cp < 0x800:
+        out[n] = <uint8_t>(0xC0 | (cp >> 6))
+        out[n + 1] = <uint8_t>(0x80 | (cp & 0x3F))
+        return n + 2
+    if cp < 0x10000:
+        out[n] = <uint8_t>(0xE0 | (cp >> 12))
+        out[n + 1] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+        out[n + 2] = <uint8_t>(0x80 | (cp & 0x3F))
+        return n + 3
+    out[n] = <uint8_t>(0xF0 | (cp >> 18))
+    out[n + 1] = <uint8_t>(0x80 | ((cp >> 12) & 0x3F))
+    out[n + 2] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+    out[n + 3] = <uint8_t>(0x80 | (cp & 0x3F))
+    return n + 4
+
+
+def normalize(
+    const uint8_t[::1] data,
+    const int64_t[::1] offs,
+    const uint8_t[::1] classes,
+    const int32_t[::1] fold,
+    const uint32_t[:, ::1] expansions,
+    int collapse,
+    uint8_t[::1] out,
+    int64_t[::1] out_offs,
+):
+    """The texts of ``exact_dedup``, normalized as UTF-8 into ``out`` (document d at
+    ``out[out_offs[d]:out_offs[d + 1]]``): each code point case-folded (if ``fold`` is not empty), and
+    with ``collapse`` every whitespace run one space and none at either end. ``out`` needs 3 bytes per
+    input byte (a fold expands a 2-byte character to at most 6 bytes) plus 4. Returns the bytes used."""
+    cdef Py_ssize_t n = 0, d, i, stop, j, k, end = data.shape[0], cap = out.shape[0]
+    cdef Py_ssize_t n_classes = classes.shape[0], n_docs = offs.shape[0] - 1, n_fold = fold.shape[0]
+    cdef int64_t cp
+    cdef int32_t f
+    cdef uint32_t x
+    cdef uint8_t b
+    cdef bint space, started
+    if out_offs.shape[0] < n_docs + 1:
+        raise ValueError("out_offs is shorter than the number of documents + 1")
+    if n_fold and expansions.shape[0] == 0:
+        raise ValueError("a fold table needs its expansions")
+    if n_docs > 0 and cap < 3 * (offs[n_docs] - offs[0]) + 4:
+        raise ValueError(f"out ({cap} bytes) is too small: it needs 3 per input byte + 4")
+    with nogil:
+        for d in range(n_docs):
+            out_offs[d] = n
+            i = offs[d]
+            stop = offs[d + 1]
+            if stop > end:
+                stop = end
+            space = False
+            started = False
+            while i < stop:
+                b = data[i]
+                if b < 0x80:
+                    cp = b
+                    k = 1
+                else:
+                    k = 2 if b < 0xE0 else (3 if b < 0xF0 else 4)
+                    if i + k > stop:
+                        k = stop - i
+                    cp = b & (0x1F if b < 0xE0 else (0x0F if b < 0xF0 else 0x07))
+                    for j in range(1, k):
+                        cp = (cp << 6) | (data[i + j] & 0x3F)
+                i += k
+                if collapse and cp < n_classes and classes[cp] & 2:
+                    space = started  # a whitespace run is one space, none at either end
+                    continue
+                if space:
+                    out[n] = 0x20
+                    n += 1
+                    space = False
+                started = True
+                f = fold[cp] if cp < n_fold else <int32_t>cp
+                if f >= 0:
+                    n = put_utf8(out, n, <uint32_t>f)
+                else:
+                    for j in range(3):
+                        x = expansions[-f - 1, j]
+                        if x == 0:
+                            break
+                        n = put_utf8(out, n, x)
+        out_offs[n_docs] = n
+    return n

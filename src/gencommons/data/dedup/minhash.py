@@ -411,6 +411,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         "minhash": k.minhash,
         "union": k.union_all,
         "flatten": k.flatten,
+        "normalize": k.normalize,  # exact.py's text normalization
     }
 
 
