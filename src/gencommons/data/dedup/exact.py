@@ -53,13 +53,12 @@ NORMALIZE_CHUNK = 1 << 20  # input bytes per compiled call: its output buffer is
 
 
 def normalized_texts(texts: pa.Array | pa.ChunkedArray, p: ExactDedupParams) -> Iterator[memoryview]:
-    """The UTF-8 bytes of each normalized text, in order (views into a buffer reused per ~1 MB)."""
-    from gencommons.data.dedup.minhash import _kernels, _utf8_buffers
+    """The UTF-8 bytes of each normalized text, in order (views into one buffer per ~1 MB of input).
+    The compiled loop and the Arrow buffer access are ``minhash.py``'s, shared within ``dedup``."""
+    from gencommons.data.dedup.minhash import _NO_FOLD, _kernels, _utf8_buffers
 
     offs, data = _utf8_buffers(texts)
-    fold, expansions = (
-        _unicode.fold_tables() if p.lowercase else (np.zeros(0, np.int32), np.zeros((0, 3), np.uint32))
-    )
+    fold, expansions = _unicode.fold_tables() if p.lowercase else _NO_FOLD
     normalize = _kernels()["normalize"]
     n = len(offs) - 1
     d = 0
