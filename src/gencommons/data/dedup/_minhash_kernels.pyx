@@ -33,6 +33,25 @@ cdef inline uint64_t finish(uint64_t h) noexcept nogil:
     return h
 
 
+cdef inline Py_ssize_t decode(
+    const uint8_t[::1] data, Py_ssize_t i, Py_ssize_t stop, int64_t *cp
+) noexcept nogil:
+    """The code point starting at ``data[i]`` into ``cp``; returns its length in bytes. A sequence
+    truncated by ``stop`` (never in valid UTF-8) is decoded from what is there."""
+    cdef uint8_t b = data[i]
+    cdef Py_ssize_t k, j
+    if b < 0x80:
+        cp[0] = b
+        return 1
+    k = 2 if b < 0xE0 else (3 if b < 0xF0 else 4)
+    if i + k > stop:
+        k = stop - i
+    cp[0] = b & (0x1F if b < 0xE0 else (0x0F if b < 0xF0 else 0x07))
+    for j in range(1, k):
+        cp[0] = (cp[0] << 6) | (data[i + j] & 0x3F)
+    return k
+
+
 cdef inline uint64_t mix(
     uint64_t h, int64_t cp, const int32_t *fold, Py_ssize_t n_fold, const uint32_t *expansions
 ) noexcept nogil:
@@ -75,7 +94,7 @@ def tokens(
     cdef const int32_t *fold_p = &fold[0] if n_fold else NULL
     cdef const uint32_t *exp_p = &expansions[0, 0] if expansions.shape[0] else NULL
     cdef int64_t cp
-    cdef uint8_t b, cls
+    cdef uint8_t cls
     cdef bint in_word, space, full = False
     if lengths.shape[0] < n_docs:
         raise ValueError("lengths is shorter than the number of documents")
@@ -94,27 +113,7 @@ def tokens(
             in_word = False
             space = False
             while i < stop:
-                b = data[i]
-                if b < 0x80:
-                    cp = b
-                    k = 1
-                elif b < 0xE0:
-                    k = 2
-                elif b < 0xF0:
-                    k = 3
-                else:
-                    k = 4
-                if k > 1:
-                    if i + k > stop:  # a truncated sequence (never in valid UTF-8): take what is there
-                        k = stop - i
-                    if b < 0xE0:
-                        cp = b & 0x1F
-                    elif b < 0xF0:
-                        cp = b & 0x0F
-                    else:
-                        cp = b & 0x07
-                    for j in range(1, k):
-                        cp = (cp << 6) | (data[i + j] & 0x3F)
+                k = decode(data, i, stop, &cp)
                 cls = classes[cp] if cp < n_classes else 0
                 if char:
                     if cls & 2:
@@ -277,7 +276,6 @@ def normalize(
     cdef int64_t cp
     cdef int32_t f
     cdef uint32_t x
-    cdef uint8_t b
     cdef bint space, started
     if out_offs.shape[0] < n_docs + 1:
         raise ValueError("out_offs is shorter than the number of documents + 1")
@@ -295,17 +293,7 @@ def normalize(
             space = False
             started = False
             while i < stop:
-                b = data[i]
-                if b < 0x80:
-                    cp = b
-                    k = 1
-                else:
-                    k = 2 if b < 0xE0 else (3 if b < 0xF0 else 4)
-                    if i + k > stop:
-                        k = stop - i
-                    cp = b & (0x1F if b < 0xE0 else (0x0F if b < 0xF0 else 0x07))
-                    for j in range(1, k):
-                        cp = (cp << 6) | (data[i + j] & 0x3F)
+                k = decode(data, i, stop, &cp)
                 i += k
                 if collapse and cp < n_classes and classes[cp] & 2:
                     space = started  # a whitespace run is one space, none at either end
