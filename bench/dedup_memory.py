@@ -7,7 +7,8 @@ Each scale repeats shared/data/text (20,560 real documents) with unique ids and,
 on, a few words changed per document (so copies are near-duplicates, not exact ones: the clusters grow
 with the scale, the worst case for the cluster stage), in 16 input files. Each run is one subprocess
 (``_gencommons_driver.py``) measured by ``_measure.py``: wall and CPU time, peak RSS of the whole
-process tree and of the largest process. Written to ``bench/results/dedup_memory.md`` and ``.json``.
+process tree and of the largest process, next to what the resource plan (``--plan``) estimated for
+the same run before it started. Written to ``bench/results/dedup_memory.md`` and ``.json``.
 Bounded memory means the peak grows much slower than the corpus: the map stages hold one batch per
 worker whatever the corpus size; only the bucket and cluster stages grow with it (16 B per document and
 band, see ``minhash_dedup``'s ``estimate``).
@@ -28,6 +29,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from _measure import measure, wait_for_quiet
+from gencommons.data.pipeline import Pipeline
 
 ROOT = BENCH.parent
 SHARED = ROOT.parent / "shared" / "data" / "text"
@@ -88,6 +90,7 @@ def main() -> None:
             }
             cfg_path = SCRATCH / f"{step}-x{scale}.json"
             cfg_path.write_text(json.dumps(cfg))
+            plan = Pipeline.from_dict(cfg).resource_plan(workers=args.workers)  # what --plan prints
             wait_for_quiet(30)
             m = measure(
                 [sys.executable, str(BENCH / "_gencommons_driver.py"), "--config", str(cfg_path)],
@@ -105,6 +108,9 @@ def main() -> None:
                     "cpu_s": round(m.cpu_s, 1),
                     "peak_tree_mb": round(m.peak_tree_rss / 1e6),
                     "peak_proc_mb": round(m.peak_proc_rss / 1e6),
+                    "plan_docs": plan.docs,
+                    "plan_task_mb": round(max(e.memory_per_task for e in plan.stages) / 1e6),
+                    "plan_run_mb": round(plan.peak_memory / 1e6),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -112,15 +118,23 @@ def main() -> None:
     lines = [
         "# Dedup peak memory vs corpus size",
         "",
-        f"{args.workers} workers; the corpus is shared/data/text repeated with near-duplicate copies.",
+        (
+            f"{args.workers} workers; the corpus is shared/data/text repeated with near-duplicate copies. "
+            "plan: what `gencommons data run --plan` estimated before the run (documents, the largest task, "
+            "the whole run), next to the measured figures."
+        ),
         "",
-        "| step | scale | documents | kept | pipeline s | CPU s | peak RSS tree (MB) | largest process (MB) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        (
+            "| step | scale | documents | plan: documents | kept | pipeline s | CPU s | peak RSS tree (MB) | "
+            "plan: whole run (MB) | largest process (MB) | plan: largest task (MB) |"
+        ),
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['step']} | {r['scale']}× | {r['docs']:,} | {r['kept']:,} | {r['seconds']} | {r['cpu_s']} "
-            f"| {r['peak_tree_mb']:,} | {r['peak_proc_mb']:,} |"
+            f"| {r['step']} | {r['scale']}× | {r['docs']:,} | {r['plan_docs']:,} | {r['kept']:,} | {r['seconds']} "
+            f"| {r['cpu_s']} | {r['peak_tree_mb']:,} | {r['plan_run_mb']:,} | {r['peak_proc_mb']:,} "
+            f"| {r['plan_task_mb']:,} |"
         )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dedup_memory.md").write_text("\n".join(lines) + "\n")

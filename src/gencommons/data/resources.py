@@ -1,11 +1,18 @@
 """Resource plan: how much memory and disk each stage of a pipeline will need, estimated before any
 work starts (``gencommons data run --plan``), and the check that refuses a run that will not fit.
 
-The estimate samples the first input file (up to 2,000 documents) for the average document size and
-the compression ratio, scales to the whole input by bytes on disk, and asks each step for its own
-figures: a global step may define ``estimate(p, *, docs, text_bytes, shards) -> list[Estimate]``
-(one per stage it adds). The factors are measured peaks on the development corpus (see each
-``estimate``), rounded up; they are estimates, not bounds.
+**Documents.** Parquet inputs give their row counts exactly (file footers). For JSONL the first file's
+first 8 MB on disk are decompressed and their lines counted: records per byte on disk, scaled to every
+input file by size. The first 2,000 documents give the average text size.
+
+**Memory of a task.** A map task costs ``WORKER_BASE`` (the process with its imports), plus
+``POLARS_BASE`` where a filter runs, plus the text of one batch times ``IO_FACTOR`` (reading and
+writing it) and the largest step's ``memory_per_text_byte`` (a step's attribute; ``STEP_FACTOR``
+where a step declares none). A global step adds its reduce stages' figures:
+``estimate(p, *, docs, text_bytes, shards) -> list[Estimate]`` (one per stage it adds). A run with
+more than one worker process adds ``DRIVER_BASE`` for the driver. The constants are peaks measured on
+the MinHash benchmark corpus (``bench/dedup_memory.py`` prints the plan next to the measured peak),
+rounded up; they are estimates, not bounds.
 """
 
 from __future__ import annotations
@@ -19,10 +26,29 @@ from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.errors import UserError
 
 SAMPLE_DOCS = 2_000
-# peak resident bytes of a map task per byte of batch text (tokenizing and scoring a batch with
-# polars; measured ~25x on the development corpus for the Gopher/C4 filters) plus the interpreter
-MAP_FACTOR = 30
-WORKER_BASE = 300 * 2**20
+# JSONL: compressed bytes of the first file decoded to count its records
+COUNT_PREFIX = 8 * 2**20
+# a process with its imports: interpreter, numpy, pyarrow (with pandas, which pyarrow imports when
+# it is installed) and pydantic, plus the fixed part of reading and writing Parquet; measured
+# 230-265 MB peak for the output stage after a dedup step on 1,000-5,000 document batches
+WORKER_BASE = 240 * 2**20
+# bytes per byte of a batch's text that reading and writing it holds (JSON records into Arrow, the
+# Parquet reader's and writer's buffers, the allocator's slack): 3.7-12 measured (1,000 to 20,000
+# document batches; the larger the batch, the smaller the factor)
+IO_FACTOR = 6
+# a reduce task that reads and writes columns of numbers only (MinHash buckets, exact-dedup groups):
+# the process and its imports; measured 140-170 MB
+REDUCE_BASE = 192 * 2**20
+# polars, loaded where a filter runs (~35 MB resident)
+POLARS_BASE = 40 * 2**20
+# bytes a step holds per byte of its batch's text, where the step declares no
+# ``memory_per_text_byte``: filters tokenizing and scoring with polars measure 13-17 (Gopher, C4 and
+# FineWeb quality filters, 1,000 and 5,000 document batches)
+STEP_FACTOR = 16
+# a run with worker processes: the driver (it imports what a worker does, without a batch), the
+# forkserver and multiprocessing's resource tracker; the 2-worker runs of bench/dedup_memory.py
+# measure 590-840 MB for the whole tree
+DRIVER_BASE = 192 * 2**20
 
 
 @dataclass(frozen=True)
@@ -50,25 +76,42 @@ class Plan:
 
     @property
     def peak_memory(self) -> int:
-        return max((e.memory_per_task * min(self.workers, e.tasks) for e in self.stages), default=0)
+        """The largest stage: its tasks running at once on the workers, plus the driver when workers
+        are separate processes."""
+        driver = DRIVER_BASE if self.workers > 1 else 0
+        return max((driver + e.memory_per_task * min(self.workers, e.tasks) for e in self.stages), default=0)
 
     @property
     def disk(self) -> int:
         return sum(e.disk for e in self.stages)
 
 
-# bytes of record per byte on disk, for a sample that did not reach the end of its file
+# bytes of record per byte on disk, for formats whose records cannot be counted cheaply (WARC)
 COMPRESSION = {".gz": 3.5, ".zst": 4.0, ".bz2": 4.0, ".xz": 4.0, ".parquet": 3.0}
 
 
 def sample_input(pipeline: Any) -> tuple[int, int]:
-    """(estimated documents, estimated text bytes) of the whole input, from its first file.
+    """(estimated documents, estimated text bytes) of the whole input, summed over the config's
+    inputs (each sampled on its own: sources differ in document size).
 
-    When the sample reads the whole first file, documents scale with bytes on disk exactly;
-    otherwise the sample's bytes per document and a typical compression ratio for the file's
-    extension (``COMPRESSION``: text compresses 3.5-4x) give documents per byte on disk.
+    Documents: exact for Parquet (footers), from the records per byte on disk of the input's first
+    file (its first ``COUNT_PREFIX`` bytes) for JSONL, and otherwise from the sample's bytes per
+    document and a typical compression ratio for the file's extension (``COMPRESSION``). Text bytes:
+    documents times the average text of the input's first ``SAMPLE_DOCS`` documents.
     """
-    files = [f for s in pipeline.plan_shards() for f in s.files]
+    by_input: dict[int, list[Any]] = {}
+    for shard in pipeline.plan_shards():
+        for f in shard.files:
+            by_input.setdefault(f.input_index, []).append(f)
+    docs = text = 0
+    for files in by_input.values():
+        d, t = _sample_one_input(pipeline, files)
+        docs += d
+        text += t
+    return docs, text
+
+
+def _sample_one_input(pipeline: Any, files: list[Any]) -> tuple[int, int]:
     total_disk = sum(f.bytes for f in files)
     first = files[0]
     icfg = pipeline.config.input[first.input_index]
@@ -82,13 +125,90 @@ def sample_input(pipeline: Any) -> tuple[int, int]:
     import pyarrow.compute as pc
 
     per_doc = (pc.sum(pc.binary_length(batch["text"])).as_py() or 0) / docs
-    if docs < SAMPLE_DOCS and first.format != "warc":  # the whole first file
-        docs_per_disk_byte = docs / max(1, first.bytes)
+    if first.format == "parquet":
+        est_docs = parquet_rows(files, total_disk)
+    elif first.format == "jsonl":
+        est_docs = int(records_per_disk_byte(first.path) * total_disk)
+    elif docs < SAMPLE_DOCS and first.format != "warc":  # the whole first file
+        est_docs = int(docs / max(1, first.bytes) * total_disk)
     else:
         ratio = next((r for ext, r in COMPRESSION.items() if first.path.endswith(ext)), 1.0)
-        docs_per_disk_byte = ratio / (per_doc * 1.1 + 50)  # record overhead: JSON keys, metadata
-    est_docs = max(docs, int(docs_per_disk_byte * total_disk))
+        est_docs = int(ratio / (per_doc * 1.1 + 50) * total_disk)  # record overhead: keys, metadata
+    est_docs = max(docs, est_docs)
     return est_docs, int(est_docs * per_doc)
+
+
+def parquet_rows(files: list[Any], total_disk: int, *, max_files: int = 256) -> int:
+    """Rows of the Parquet input files, from their footers; past ``max_files`` files (a remote file
+    costs a request), scaled by bytes on disk."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    rows = read = 0
+    for f in files[:max_files]:
+        with fsspec.open(f.path, "rb") as fh:
+            rows += pq.ParquetFile(fh).metadata.num_rows
+        read += f.bytes
+    if len(files) <= max_files or not read:
+        return rows
+    return int(rows / read * total_disk)
+
+
+def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
+    """JSON Lines records per byte on disk of ``path``: its first ``prefix`` bytes (all of a smaller
+    file) decompressed by the file's extension and their lines counted."""
+    import fsspec
+
+    new = _decompressor(path)
+    d = new() if new else None
+    raw = lines = 0
+    tail = b"\n"
+    with fsspec.open(path, "rb", compression=None) as fh:
+        while raw < prefix:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                lines += tail != b"\n"  # a last record without a newline
+                break
+            raw += len(chunk)
+            while chunk:
+                if d is None:
+                    out, chunk = chunk, b""
+                else:
+                    out = d.decompress(chunk)
+                    chunk = b""
+                    if d.eof:  # a member (gzip) or frame (zstd) ends: the next may follow
+                        chunk, d = d.unused_data, new()
+                lines += out.count(b"\n")
+                tail = out[-1:] or tail
+    return lines / raw if raw else 0.0
+
+
+def _decompressor(path: str) -> Any:
+    """A factory of streaming decompressors for the file's extension, or None for plain text."""
+    import bz2
+    import lzma
+    import zlib
+
+    name = path.lower()
+    if name.endswith(".gz"):
+        return lambda: zlib.decompressobj(31)
+    if name.endswith(".zst"):
+        import zstandard
+
+        return lambda: zstandard.ZstdDecompressor().decompressobj()
+    if name.endswith(".bz2"):
+        return bz2.BZ2Decompressor
+    if name.endswith(".xz"):
+        return lzma.LZMADecompressor
+    return None
+
+
+def map_memory(steps: list[Any], batch_text: float) -> int:
+    """Peak resident bytes of a map task running ``steps`` (filters, mappers, and the global step
+    whose signatures it saves) on batches of ``batch_text`` bytes of text."""
+    polars = POLARS_BASE if any(s.kind == "filter" for s in steps) else 0
+    factor = IO_FACTOR + max((getattr(s, "memory_per_text_byte", STEP_FACTOR) for s in steps), default=0)
+    return int(WORKER_BASE + polars + factor * batch_text)
 
 
 def estimate(pipeline: Any, *, workers: int) -> Plan:
@@ -96,20 +216,23 @@ def estimate(pipeline: Any, *, workers: int) -> Plan:
     docs, text_bytes = sample_input(pipeline)
     shards = max(1, len(pipeline.plan_shards()))
     per_doc = text_bytes / docs if docs else 0
-    batch_text = min(cfg.batch_size * per_doc, 64 * 2**20)
+    batch_text = min(cfg.batch_size * per_doc, 64 * 2**20, text_bytes)  # a batch is at most the input
     stages: list[Estimate] = []
-    map_mem = int(WORKER_BASE + MAP_FACTOR * batch_text)
+    in_map: list[Any] = []  # the steps of the map stage being planned
     k = 0
     for spec in cfg.steps:
         step = spec.step()
+        in_map.append(step)
         if step.kind != "global":
             continue
-        stages.append(Estimate(f"map {k}", shards, map_mem, int(text_bytes * 0.5)))
+        stages.append(Estimate(f"map {k}", shards, map_memory(in_map, batch_text), int(text_bytes * 0.5)))
+        in_map = []
         k += 1
         est = getattr(step, "estimate", None)
         if est is not None:
             stages.extend(est(spec.parsed(), docs=docs, text_bytes=text_bytes, shards=shards))
-    stages.append(Estimate(f"map {k} (output)", shards, map_mem, int(text_bytes * 0.5)))
+    out_mem = map_memory(in_map, batch_text)
+    stages.append(Estimate(f"map {k} (output)", shards, out_mem, int(text_bytes * 0.5)))
     return Plan(docs, text_bytes, stages, workers)
 
 

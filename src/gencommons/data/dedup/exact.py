@@ -115,6 +115,8 @@ class ExactDedup:
     params = ExactDedupParams
     paper = "https://arxiv.org/abs/2107.06499"
     kind: ClassVar[str] = "global"
+    # bytes held per byte of batch text while saving signatures (the normalized (case-folded, whitespace-collapsed) copy of the text); see resources.py
+    memory_per_text_byte: ClassVar[float] = 2
     # apply-thresholds re-picks the first copy per value of this column among the survivors
     rethreshold_key = "exact_dedup_hash"
     doc = "Keep the first copy of each normalized text across the whole dataset (a global, staged step)."
@@ -123,13 +125,13 @@ class ExactDedup:
     def estimate(self, p: Any, *, docs: int, text_bytes: int, shards: int) -> list[Any]:
         """Signatures: 20 B per document on disk; a reduce task holds its partition (20 B per
         document) about 4 times over while numpy sorts it."""
-        from gencommons.data.resources import WORKER_BASE, Estimate
+        from gencommons.data.resources import REDUCE_BASE, Estimate
 
         return [
             Estimate(
                 "exact_dedup · find duplicates",
                 p.partitions,
-                WORKER_BASE + 96 * docs // p.partitions,
+                REDUCE_BASE + 96 * docs // p.partitions,
                 20 * docs,
             )
         ]

@@ -699,6 +699,8 @@ class MinhashDedup:
     params = MinhashParams
     paper = "https://arxiv.org/abs/2406.17557"
     kind: ClassVar[str] = "global"
+    # bytes held per byte of batch text while saving signatures (the text column combined once; shingles are hashed in SIGNATURE_CHUNK slices); see resources.py
+    memory_per_text_byte: ClassVar[float] = 1
     doc = (
         "Remove near-duplicates: MinHash LSH candidates, clusters by connected components across all "
         "shards, one survivor per cluster (a global, staged step)."
@@ -712,16 +714,18 @@ class MinhashDedup:
         """Disk: 16 B per document and band (bucket key, document number), ~230 B per document of
         id, length and preview, and with ``verify`` 8 B per shingle (about one per 6 bytes of text).
         A bucket task reads one band: 16 B per document, about 6 times over in numpy's sort and
-        gathers. The cluster task holds the edges (at most one per document and band, 16 B) and, with
-        ``verify``, the shingle sets of the documents in them as Python sets (~60 B per shingle)."""
-        from gencommons.data.resources import WORKER_BASE, Estimate
+        gathers. The cluster task holds the edges (at most one per document and band, 16 B), their
+        sort and the union-find arrays: ~32 B per document and band measured (363 MB at 329 k
+        documents, 237 MB at 33 k); with ``verify``, also the shingle sets of the documents in them as
+        Python sets (~60 B per shingle)."""
+        from gencommons.data.resources import REDUCE_BASE, WORKER_BASE, Estimate
 
         bands, _ = p.bands_rows
         shingles = text_bytes // 6
         sig_disk = 16 * docs * bands + 230 * docs + (8 * shingles if p.verify else 0)
-        cluster_mem = WORKER_BASE + 16 * docs * bands + (60 * shingles if p.verify else 0)
+        cluster_mem = WORKER_BASE + 32 * docs * bands + (60 * shingles if p.verify else 0)
         return [
-            Estimate("minhash_dedup · buckets", bands, WORKER_BASE + 96 * docs, sig_disk),
+            Estimate("minhash_dedup · buckets", bands, REDUCE_BASE + 96 * docs, sig_disk),
             Estimate("minhash_dedup · clusters", 1, cluster_mem, 40 * docs),
         ]
 

@@ -597,6 +597,8 @@ class SubstringDedup:
     params = SubstringDedupParams
     paper = "https://arxiv.org/abs/2107.06499"
     kind: ClassVar[str] = "global"
+    # bytes held per byte of batch text while saving signatures (the unit stream (4 B per word) and the texts saved for the index stage); see resources.py
+    memory_per_text_byte: ClassVar[float] = 4
     doc = (
         "Cut every span of min_tokens words (or bytes) that occurs more than once in the corpus, found "
         "with a suffix array (a global, staged step; memory bounds in the module docstring)."

@@ -224,8 +224,17 @@ class BatchBuilder:
         for r in self.rows:
             for k in r:
                 names.setdefault(k, None)
+        # id and text are always str: built in their final types, so normalize_batch copies nothing
+        # (casting a batch's text to large_string held its text twice)
+        typed = {ID: pa.string(), TEXT: pa.large_string()}
         table = pa.Table.from_arrays(
-            [_column([r.get(n) for r in self.rows]) for n in names], names=list(names)
+            [
+                pa.array([r[n] for r in self.rows], typed[n])
+                if n in typed
+                else _column([r.get(n) for r in self.rows])
+                for n in names
+            ],
+            names=list(names),
         )
         self.rows = []
         self.nbytes = 0
