@@ -9,6 +9,7 @@ is simply run again (it first removes whatever it had renamed into place).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -404,11 +405,32 @@ def run_reduce_task(task: ReduceTask) -> dict[str, Any]:
 def run_task(task: MapTask | ReduceTask) -> dict[str, Any]:
     """Entry point for executors: one picklable function for both kinds of task."""
     try:
-        if isinstance(task, MapTask):
-            return run_map_task(task)
-        return run_reduce_task(task)
+        with one_arrow_thread():
+            if isinstance(task, MapTask):
+                return run_map_task(task)
+            return run_reduce_task(task)
     finally:
         release_memory()
+
+
+@contextlib.contextmanager
+def one_arrow_thread() -> Iterator[None]:
+    """Arrow's CPU and I/O thread pools at one thread while a task runs, restored afterwards (an
+    in-process run leaves the caller's pyarrow as it was).
+
+    The engine's parallelism is its workers, one task per core: Arrow's own threads add CPU time
+    (hand-offs, idle spinning) and memory (a malloc arena each), and no speed. Measured on the MinHash
+    benchmark (32,880 documents, medians of 3-4 runs, alternated): 1 worker 248 → 229 MB peak at the
+    same CPU and wall time; 2 workers 3.57 → 3.32 CPU-s, 2.38 → 2.21 s wall, 635 → 620 MB.
+    """
+    cpu, io = pa.cpu_count(), pa.io_thread_count()
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    try:
+        yield
+    finally:
+        pa.set_cpu_count(cpu)
+        pa.set_io_thread_count(io)
 
 
 def release_memory() -> None:
