@@ -17,12 +17,21 @@ rounded up; they are estimates, not bounds.
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gencommons.data.io.reading import BadRecords, ReadOptions, readers
+from gencommons.data.io.reading import (
+    GZIP_ERRORS,
+    BadRecords,
+    ReadOptions,
+    decoded_chunks,
+    member_decompressor,
+    readers,
+)
 from gencommons.errors import UserError
 
 SAMPLE_DOCS = 2_000
@@ -159,48 +168,35 @@ def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
     file) decompressed by the file's extension and their lines counted."""
     import fsspec
 
-    new = _decompressor(path)
-    d = new() if new else None
+    codec = member_decompressor(path)
+    cut: tuple[type[BaseException], ...] = (*GZIP_ERRORS, lzma.LZMAError, *_zstd_errors())
     raw = lines = 0
     tail = b"\n"
     with fsspec.open(path, "rb", compression=None) as fh:
-        while raw < prefix:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                lines += tail != b"\n"  # a last record without a newline
-                break
-            raw += len(chunk)
-            while chunk:
-                if d is None:
-                    out, chunk = chunk, b""
-                else:
-                    out = d.decompress(chunk)
-                    chunk = b""
-                    if d.eof:  # a member (gzip) or frame (zstd) ends: the next may follow
-                        chunk, d = d.unused_data, new()
+        if codec is None:
+            chunks: Iterator[tuple[int, bytes]] = ((len(c), c) for c in iter(lambda: fh.read(1 << 20), b""))
+        else:
+            chunks = decoded_chunks(fh, *codec)
+        try:
+            for n, out in chunks:
+                raw += n
                 lines += out.count(b"\n")
                 tail = out[-1:] or tail
+                if raw >= prefix:
+                    break
+            else:
+                lines += tail != b"\n"  # a last record without a newline
+        except cut:  # a cut or corrupt file: the rate of what decoded (the run reports the cut)
+            pass
     return lines / raw if raw else 0.0
 
 
-def _decompressor(path: str) -> Any:
-    """A factory of streaming decompressors for the file's extension, or None for plain text."""
-    import bz2
-    import lzma
-    import zlib
-
-    name = path.lower()
-    if name.endswith(".gz"):
-        return lambda: zlib.decompressobj(31)
-    if name.endswith(".zst"):
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    try:
         import zstandard
-
-        return lambda: zstandard.ZstdDecompressor().decompressobj()
-    if name.endswith(".bz2"):
-        return bz2.BZ2Decompressor
-    if name.endswith(".xz"):
-        return lzma.LZMADecompressor
-    return None
+    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
+        return ()
+    return (zstandard.ZstdError,)
 
 
 def map_memory(steps: list[Any], batch_text: float) -> int:

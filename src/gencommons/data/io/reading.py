@@ -126,6 +126,57 @@ _NEW_GZIP, _GZIP_EXTRA_ERRORS = _gzip_decompressor()
 GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, *_GZIP_EXTRA_ERRORS)
 
 
+def member_decompressor(path: str) -> tuple[Callable[[], Any], str] | None:
+    """A factory of streaming decompressors for the file's extension (.gz, .zst, .bz2, .xz) and the
+    format's name, or None for a plain file."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        return _NEW_GZIP, "gzip"
+    if name.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj, "zstd"
+    if name.endswith(".bz2"):
+        import bz2
+
+        return bz2.BZ2Decompressor, "bz2"
+    if name.endswith(".xz"):
+        import lzma
+
+        return lzma.LZMADecompressor, "xz"
+    return None
+
+
+def decoded_chunks(fh: IO[bytes], new: Callable[[], Any], name: str) -> Iterator[tuple[int, bytes]]:
+    """(bytes read, bytes decoded from them) per 1 MB read of a stream of concatenated members
+    (gzip members, zstd frames); EOFError if it ends inside one, after yielding everything decoded
+    before the cut.
+
+    zstandard's own stream reader treats a truncated frame as a clean end of file, which would lose
+    the tail of a cut file silently; the gzip module drops the last ~100 KB it decoded before the cut.
+    """
+    d = new()
+    in_member = False
+    while True:
+        chunk = fh.read(1 << 20)
+        if not chunk:
+            if in_member:
+                raise EOFError(f"the {name} stream ends inside a member")
+            return
+        n = len(chunk)
+        parts = []
+        while chunk:
+            in_member = True
+            parts.append(d.decompress(chunk))
+            if d.eof:
+                chunk = d.unused_data
+                d = new()
+                in_member = False
+            else:
+                chunk = b""
+        yield n, b"".join(parts)
+
+
 def _gunzip(fh: IO[bytes]) -> IO[bytes]:
     return io.BufferedReader(_MembersRaw(fh, _NEW_GZIP, "gzip"), buffer_size=1 << 20)
 
@@ -137,44 +188,23 @@ def _unzstd(fh: IO[bytes]) -> IO[bytes]:
 
 
 class _MembersRaw(io.RawIOBase):
-    """Decompress a stream of concatenated members (gzip members, zstd frames); raise EOFError if it
-    ends inside one, after returning everything decoded before the cut.
-
-    zstandard's own stream reader treats a truncated frame as a clean end of file, which would lose
-    the tail of a cut file silently; the gzip module drops the last ~100 KB it decoded before the cut.
-    """
+    """The decoded bytes of ``decoded_chunks`` as a raw stream."""
 
     def __init__(self, fh: IO[bytes], new: Callable[[], Any], name: str):
         self._fh = fh
-        self._new = new
-        self._name = name
-        self._d = new()
+        self._chunks = decoded_chunks(fh, new, name)
         self._buf = b""
         self._pos = 0
-        self._in_member = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
         while self._pos >= len(self._buf):
-            self._buf, self._pos = b"", 0
-            chunk = self._fh.read(1 << 20)
-            if not chunk:
-                if self._in_member:
-                    raise EOFError(f"the {self._name} stream ends inside a member")
+            nxt = next(self._chunks, None)
+            if nxt is None:
                 return 0
-            parts = []
-            while chunk:
-                self._in_member = True
-                parts.append(self._d.decompress(chunk))
-                if self._d.eof:
-                    chunk = self._d.unused_data
-                    self._d = self._new()
-                    self._in_member = False
-                else:
-                    chunk = b""
-            self._buf = b"".join(parts)
+            self._buf, self._pos = nxt[1], 0
         n = min(len(b), len(self._buf) - self._pos)
         b[:n] = self._buf[self._pos : self._pos + n]
         self._pos += n
