@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline anywhere: a deadline is a timed assertion, and on a busy 2-core CI machine
+# the first example of a test (imports, caches) can exceed Hypothesis' default 200 ms and fail a run.
+settings.register_profile("gencommons", deadline=None)
+settings.load_profile("gencommons")
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "data" / "corpus"
