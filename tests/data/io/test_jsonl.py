@@ -153,3 +153,89 @@ def test_roundtrip_property(tmp_path: Path, records: list[dict[str, Any]]) -> No
         for key in ("lang", "score", "n"):
             if key in want:
                 assert got[key] == want[key]
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["2013-05-18T07:24:47Z", "2020-01-01", "12:00:00"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=4,
+)
+_RECORD = st.fixed_dictionaries(
+    {"text": st.one_of(st.text(max_size=30), st.text(max_size=30), st.none(), st.integers())},
+    optional={
+        "id": st.one_of(st.text(max_size=6), st.integers(-5, 10**6), st.none(), st.floats(0, 9)),
+        "a": _JSON,
+        "n": st.one_of(st.integers(-(2**64), 2**64), st.floats(allow_nan=False)),
+        "date": st.sampled_from(["2013-05-18T07:24:47Z", "2024-02-30", "soon"]),
+    },
+)
+_JUNK = st.sampled_from(
+    [
+        b'{"text": "a',
+        b"not json",
+        b"",
+        b"   ",
+        b"[1]",
+        b'{"text": NaN}',
+        b'{"text": "x", "n": Infinity}',
+        b'{"text": "caf\xe9"}',
+        b'{"text": "x", "text": "y"}',
+        b'{"text": "\\ud800"}',
+        b"{}{}",
+        b'"s"',
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(
+        st.one_of(_RECORD.map(lambda r: json.dumps(r, ensure_ascii=False).encode()), _JUNK),
+        min_size=1,
+        max_size=25,
+    ),
+    batch_size=st.integers(1, 8),
+)
+def test_arrow_blocks_equal_the_record_path(tmp_path: Path, lines: list[bytes], batch_size: int) -> None:
+    """Whatever the lines, the reader (Arrow's JSON reader on plain blocks) gives the same documents,
+    the same column types and the same bad records as orjson record by record, block for block."""
+    from gencommons.data.io.jsonl import _record_batches
+
+    p = _write(tmp_path / "h.jsonl", lines)
+    opts = ReadOptions(batch_size=batch_size)
+    got_bad = BadRecords(quarantine=True)
+    got = list(read_jsonl(str(p), opts, got_bad))
+    kept = [(i + 1, line + b"\n") for i, line in enumerate(lines) if line.strip()]
+    want_bad = BadRecords(quarantine=True)
+    want = [
+        b
+        for k in range(0, len(kept), batch_size)
+        for b in _record_batches(kept[k : k + batch_size], str(p), opts, want_bad)
+    ]
+    assert [(b.schema, b.to_pylist()) for b in got] == [(b.schema, b.to_pylist()) for b in want]
+    assert [(r["line"], r["reason"]) for r in got_bad.records] == [
+        (r["line"], r["reason"]) for r in want_bad.records
+    ] + ([(None, "empty_file")] if not kept else [])
+
+
+def test_plain_blocks_take_the_arrow_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain records (string text, int or missing ids, flat metadata, ISO dates) never reach the
+    record-by-record path; the dates stay strings as written."""
+    from gencommons.data.io import jsonl
+
+    recs = [{"id": i, "text": f"t{i}", "score": 0.5, "date": "2013-05-18T07:24:47Z"} for i in range(9)]
+    recs.append({"text": "no id", "score": 1})
+    p = _write(tmp_path / "p.jsonl.gz", [orjson.dumps(r) for r in recs])
+
+    def record_path(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the record-by-record path was used")
+
+    monkeypatch.setattr(jsonl, "_record_batches", record_path)
+    rows = _read(p)
+    assert [r["id"] for r in rows] == [*(str(i) for i in range(9)), "p.jsonl.gz:10"]
+    assert rows[0] == {"id": "0", "text": "t0", "score": 0.5, "date": "2013-05-18T07:24:47Z"}

