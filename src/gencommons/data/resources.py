@@ -39,15 +39,18 @@ SAMPLE_DOCS = 2_000
 COUNT_PREFIX = 8 * 2**20
 # a process with its imports: interpreter, numpy, pyarrow (with pandas, which pyarrow imports when
 # it is installed) and pydantic, plus the fixed part of reading and writing Parquet; measured
-# 230-265 MB peak for the output stage after a dedup step on 1,000-5,000 document batches
-WORKER_BASE = 240 * 2**20
+# 230-265 MB peak for the output stage after a dedup step on 1,000-5,000 document batches. Up to
+# ~40 MB of that is shared libraries' pages, more when the page cache holds them (right after an
+# install the kernel maps more pages around each fault): the bases below allow for that
+FILE_PAGES = 32 * 2**20
+WORKER_BASE = 240 * 2**20 + FILE_PAGES
 # bytes per byte of a batch's text that reading and writing it holds (JSON records into Arrow, the
 # Parquet reader's and writer's buffers, the allocator's slack): 3.7-12 measured (1,000 to 20,000
 # document batches; the larger the batch, the smaller the factor)
 IO_FACTOR = 6
 # a reduce task that reads and writes columns of numbers only (MinHash buckets, exact-dedup groups):
 # the process and its imports; measured 140-170 MB
-REDUCE_BASE = 192 * 2**20
+REDUCE_BASE = 192 * 2**20 + FILE_PAGES
 # polars, loaded where a filter runs (~35 MB resident)
 POLARS_BASE = 40 * 2**20
 # bytes a step holds per byte of its batch's text, where the step declares no
@@ -57,7 +60,7 @@ STEP_FACTOR = 16
 # a run with worker processes: the driver (it imports what a worker does, without a batch), the
 # forkserver and multiprocessing's resource tracker; the 2-worker runs of bench/dedup_memory.py
 # measure 590-840 MB for the whole tree
-DRIVER_BASE = 192 * 2**20
+DRIVER_BASE = 192 * 2**20 + FILE_PAGES
 
 
 @dataclass(frozen=True)
