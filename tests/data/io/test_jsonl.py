@@ -239,3 +239,26 @@ def test_plain_blocks_take_the_arrow_path(tmp_path: Path, monkeypatch: pytest.Mo
     rows = _read(p)
     assert [r["id"] for r in rows] == [*(str(i) for i in range(9)), "p.jsonl.gz:10"]
     assert rows[0] == {"id": "0", "text": "t0", "score": 0.5, "date": "2013-05-18T07:24:47Z"}
+
+
+def test_files_arrow_cannot_take_stop_trying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nested metadata on every line: after two blocks Arrow could not take, the rest of the file goes
+    record by record without trying Arrow again, and a plain block after a taken one still uses it."""
+    from gencommons.data.io import jsonl
+
+    calls: list[int] = []
+    real = jsonl._arrow_block
+
+    def counting(block: Any, path: str, opts: ReadOptions) -> Any:
+        calls.append(block[0][0])
+        return real(block, path, opts)
+
+    monkeypatch.setattr(jsonl, "_arrow_block", counting)
+    nested = _write(tmp_path / "n.jsonl", [orjson.dumps({"text": f"t{i}", "m": {"k": i}}) for i in range(10)])
+    rows = _read(nested, batch_size=2)
+    assert [r["m"] for r in rows] == [f'{{"k":{i}}}' for i in range(10)]
+    assert calls == [1, 3]  # blocks starting at lines 1 and 3; lines 5, 7, 9 not tried
+    calls.clear()
+    plain = _write(tmp_path / "p.jsonl", [orjson.dumps({"text": f"t{i}"}) for i in range(6)])
+    assert len(_read(plain, batch_size=2)) == 6
+    assert calls == [1, 3, 5]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import orjson
 import pyarrow as pa
@@ -35,6 +35,7 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
     of every bad record. A hypothesis test holds the two paths equal, block for block.
     """
     block: list[tuple[int, bytes]] = []  # (line number, raw line) of the non-blank lines
+    misses = 0  # blocks in a row Arrow could not take: after two, the file goes record by record
     nbytes = 0
     line_no = 0
     seen_any = False
@@ -49,7 +50,8 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
                 block.append((line_no, raw))
                 nbytes += len(raw)
                 if len(block) >= opts.batch_size or nbytes >= opts.max_batch_bytes:
-                    yield from _block_batches(block, path, opts, bad)
+                    took = yield from _block_batches(block, path, opts, bad, arrow=misses < 2)
+                    misses = 0 if took else misses + 1
                     block, nbytes = [], 0
     except GZIP_ERRORS as e:
         if isinstance(e, FileNotFoundError):
@@ -57,7 +59,9 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
         cut = e
     except _zstd_errors() as e:
         cut = e
-    yield from _block_batches(block, path, opts, bad)  # the lines before a cut, then the cut
+    yield from _block_batches(
+        block, path, opts, bad, arrow=misses < 2
+    )  # the lines before a cut, then the cut
     if cut is not None:
         kind = "zstd stream" if isinstance(cut, _zstd_errors()) else "file"
         bad(
@@ -73,15 +77,18 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
 
 
 def _block_batches(
-    block: list[tuple[int, bytes]], path: str, opts: ReadOptions, bad: BadRecords
-) -> Iterator[pa.Table]:
+    block: list[tuple[int, bytes]], path: str, opts: ReadOptions, bad: BadRecords, *, arrow: bool
+) -> Generator[pa.Table, None, bool]:
+    """Yield the block's batches; return whether Arrow took it. A file whose blocks Arrow cannot take
+    (nested metadata on every line, say) stops trying, so it reads no slower than record by record."""
     if not block:
-        return
-    table = _arrow_block(block, path, opts)
+        return True
+    table = _arrow_block(block, path, opts) if arrow else None
     if table is not None:
         yield normalize_batch(table)
-    else:
-        yield from _record_batches(block, path, opts, bad)
+        return True
+    yield from _record_batches(block, path, opts, bad)
+    return False
 
 
 def _record_batches(
