@@ -59,9 +59,8 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
         cut = e
     except _zstd_errors() as e:
         cut = e
-    yield from _block_batches(
-        block, path, opts, bad, arrow=misses < 2
-    )  # the lines before a cut, then the cut
+    # the lines before the end (or a cut), then the cut
+    yield from _block_batches(block, path, opts, bad, arrow=misses < 2)
     if cut is not None:
         kind = "zstd stream" if isinstance(cut, _zstd_errors()) else "file"
         bad(
