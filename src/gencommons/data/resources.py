@@ -31,6 +31,7 @@ from gencommons.data.io.reading import (
     decoded_chunks,
     member_decompressor,
     readers,
+    zstd_errors,
 )
 from gencommons.errors import UserError
 
@@ -172,7 +173,7 @@ def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
     import fsspec
 
     codec = member_decompressor(path)
-    cut: tuple[type[BaseException], ...] = (*GZIP_ERRORS, lzma.LZMAError, *_zstd_errors())
+    cut: tuple[type[BaseException], ...] = (*GZIP_ERRORS, lzma.LZMAError, *zstd_errors())
     raw = lines = 0
     tail = b"\n"
     with fsspec.open(path, "rb", compression=None) as fh:
@@ -192,14 +193,6 @@ def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
         except cut:  # a cut or corrupt file: the rate of what decoded (the run reports the cut)
             pass
     return lines / raw if raw else 0.0
-
-
-def _zstd_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
-        return ()
-    return (zstandard.ZstdError,)
 
 
 def map_memory(steps: list[Any], batch_text: float) -> int:

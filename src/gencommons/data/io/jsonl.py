@@ -19,6 +19,7 @@ from gencommons.data.io.reading import (
     open_input,
     readers,
     record_to_doc,
+    zstd_errors,
 )
 from gencommons.errors import InputDataError
 
@@ -57,12 +58,12 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
         if isinstance(e, FileNotFoundError):
             raise
         cut = e
-    except _zstd_errors() as e:
+    except zstd_errors() as e:
         cut = e
     # the lines before the end (or a cut), then the cut
     yield from _block_batches(block, path, opts, bad, arrow=misses < 2)
     if cut is not None:
-        kind = "zstd stream" if isinstance(cut, _zstd_errors()) else "file"
+        kind = "zstd stream" if isinstance(cut, zstd_errors()) else "file"
         bad(
             InputDataError(
                 f"the {kind} is truncated or corrupt after line {line_no} ({cut})",
@@ -197,12 +198,3 @@ def _arrow_block(block: list[tuple[int, bytes]], path: str, opts: ReadOptions) -
     rest = [n for n in table.column_names if n not in (opts.text_field, opts.id_field)]
     names = [ID, TEXT, *(f"orig_{n}" if n in (ID, TEXT) else n for n in rest)]
     return pa.Table.from_arrays([ids, text, *(table[n] for n in rest)], names=names)
-
-
-def _zstd_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-
-        return (zstandard.ZstdError,)
-    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
-        return ()

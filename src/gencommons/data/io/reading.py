@@ -126,6 +126,15 @@ _NEW_GZIP, _GZIP_EXTRA_ERRORS = _gzip_decompressor()
 GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, *_GZIP_EXTRA_ERRORS)
 
 
+def zstd_errors() -> tuple[type[BaseException], ...]:
+    """What reading a truncated or corrupt .zst raises (zstandard is imported only when asked)."""
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
+        return ()
+    return (zstandard.ZstdError,)
+
+
 def member_decompressor(path: str) -> tuple[Callable[[], Any], str] | None:
     """A factory of streaming decompressors for the file's extension (.gz, .zst, .bz2, .xz) and the
     format's name, or None for a plain file."""

@@ -42,7 +42,15 @@ from typing import IO, Any
 import pyarrow as pa
 
 from gencommons.data.io.html import Extractor, decode_html, extractors
-from gencommons.data.io.reading import GZIP_ERRORS, BadRecords, BatchBuilder, ReadOptions, open_input, readers
+from gencommons.data.io.reading import (
+    GZIP_ERRORS,
+    BadRecords,
+    BatchBuilder,
+    ReadOptions,
+    open_input,
+    readers,
+    zstd_errors,
+)
 from gencommons.errors import InputDataError, MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -122,7 +130,7 @@ class _QuietEnd:
         self.errors: tuple[type[BaseException], ...] = (
             *GZIP_ERRORS,
             lzma.LZMAError,
-            *_zstd_errors(),
+            *zstd_errors(),
         )
 
     def read(self, size: int = -1) -> bytes:
@@ -448,13 +456,4 @@ def _dechunk(body: bytes) -> bytes:
 
 
 def _decoding_errors() -> tuple[type[BaseException], ...]:
-    return (OSError, zlib.error, *_zstd_errors())
-
-
-def _zstd_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-
-        return (zstandard.ZstdError,)
-    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
-        return ()
+    return (OSError, zlib.error, *zstd_errors())
