@@ -33,9 +33,19 @@ COMPRESS = {
 }
 
 
-def _jsonl(records: list[dict[str, Any]], *, trailing_newline: bool = True) -> bytes:
-    body = b"\n".join(json.dumps(r, ensure_ascii=False).encode() for r in records)
-    return body + (b"\n" if trailing_newline and records else b"")
+def _jsonl(
+    records: list[dict[str, Any]],
+    *,
+    trailing_newline: bool = True,
+    blanks: list[bytes] | None = None,
+    tail: bytes = b"",
+) -> bytes:
+    """JSON Lines; ``blanks[i]`` (blank or whitespace lines, the reader skips them) before record i,
+    ``tail`` after the last."""
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    if blanks:
+        lines = [blanks[i % len(blanks)] + line for i, line in enumerate(lines)]
+    return b"\n".join(lines) + (b"\n" if trailing_newline and records else b"") + tail
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -44,24 +54,41 @@ def _jsonl(records: list[dict[str, Any]], *, trailing_newline: bool = True) -> b
     ext=st.sampled_from(sorted(COMPRESS)),
     members=st.integers(1, 3),
     trailing_newline=st.booleans(),
+    blanks=st.lists(st.lists(st.sampled_from([b"", b" ", b"\t", b"\r", b"  \r"]), max_size=3), max_size=4),
+    tail=st.sampled_from([b"", b"\n", b" ", b" \n\n", b"\t\r\n "]),
 )
 def test_records_per_disk_byte_counts_every_record(
-    tmp_path: Path, texts: list[str], ext: str, members: int, trailing_newline: bool
+    tmp_path: Path,
+    texts: list[str],
+    ext: str,
+    members: int,
+    trailing_newline: bool,
+    blanks: list[list[bytes]],
+    tail: bytes,
 ) -> None:
     """A file under the prefix is counted exactly: any compression, several gzip members or zstd
-    frames, texts holding newlines (escaped in JSON), and a last line without a newline."""
+    frames, texts holding newlines (escaped in JSON), blank and whitespace lines between records (not
+    records: the reader skips them), and a last line without a newline."""
+    gaps = [b"".join(w + b"\n" for w in gap) for gap in blanks]
     records = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
     cut = [len(records) * k // members for k in range(members + 1)]
     parts = [records[a:b] for a, b in itertools.pairwise(cut)]
     path = tmp_path / f"in.jsonl{ext}"
     if ext in (".gz", ".zst"):  # concatenated members / frames, each a valid stream
         data = b"".join(
-            COMPRESS[ext](_jsonl(p, trailing_newline=trailing_newline or i < len(parts) - 1))
+            COMPRESS[ext](
+                _jsonl(
+                    p,
+                    trailing_newline=trailing_newline or i < len(parts) - 1,
+                    blanks=gaps,
+                    tail=tail if i == len(parts) - 1 else b"",
+                )
+            )
             for i, p in enumerate(parts)
             if p
         )
     else:
-        data = COMPRESS[ext](_jsonl(records, trailing_newline=trailing_newline))
+        data = COMPRESS[ext](_jsonl(records, trailing_newline=trailing_newline, blanks=gaps, tail=tail))
     path.write_bytes(data)
     assert round(records_per_disk_byte(str(path)) * len(data)) == len(records)
 

@@ -17,6 +17,7 @@ rounded up; they are estimates, not bounds.
 
 from __future__ import annotations
 
+import itertools
 import lzma
 import os
 import shutil
@@ -169,13 +170,14 @@ def parquet_rows(files: list[Any], total_disk: int, *, max_files: int = 256) -> 
 
 def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
     """JSON Lines records per byte on disk of ``path``: its first ``prefix`` bytes (all of a smaller
-    file) decompressed by the file's extension and their lines counted."""
+    file) decompressed by the file's extension and their lines counted, blank ones not (the reader
+    skips them)."""
     import fsspec
 
     codec = member_decompressor(path)
     cut: tuple[type[BaseException], ...] = (*GZIP_ERRORS, lzma.LZMAError, *zstd_errors())
     raw = lines = 0
-    tail = b"\n"
+    blank = True  # the line read so far is empty or whitespace
     with fsspec.open(path, "rb", compression=None) as fh:
         if codec is None:
             chunks: Iterator[tuple[int, bytes]] = ((len(c), c) for c in iter(lambda: fh.read(1 << 20), b""))
@@ -184,12 +186,16 @@ def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
         try:
             for n, out in chunks:
                 raw += n
-                lines += out.count(b"\n")
-                tail = out[-1:] or tail
+                parts = out.split(b"\n")  # parts[0] continues the line before; parts[-1] is not ended
+                if len(parts) > 1:
+                    lines += not (blank and not parts[0].strip())
+                    lines += sum(1 for part in itertools.islice(parts, 1, len(parts) - 1) if part.strip())
+                    blank = True
+                blank = blank and not parts[-1].strip()
                 if raw >= prefix:
                     break
             else:
-                lines += tail != b"\n"  # a last record without a newline
+                lines += not blank  # a last record without a newline
         except cut:  # a cut or corrupt file: the rate of what decoded (the run reports the cut)
             pass
     return lines / raw if raw else 0.0
