@@ -12,14 +12,18 @@ this measures why, directly on signatures.
 split between them), one fresh pair and one seed per trial (``--pairs`` trials per J in ``--jaccard``).
 
 **Signatures**, 112 values as 14 bands × 8 rows: gencommons ``signatures`` (its compiled loop; the
-tokens hashed to 64 bits first, as its tokenizer does), datasketch ``MinHash(seed=s).update_batch``,
-rensa ``RMinHash.from_token_sets(..., s)``.
+tokens hashed to 64 bits first, as its tokenizer does), with its default ``hashing: minhash`` and with
+``hashing: superminhash``, datasketch ``MinHash(seed=s).update_batch``,
+rensa ``RMinHash.from_token_sets(..., s)``; and a prototype that is not in gencommons, one permutation
+hashing with optimal densification (``one_permutation_sigs``), the classic variance-reduced scheme, to
+see whether it would give rensa's steeper curve.
 
 **Reported per tool and J**: the mean fraction of agreeing values (J if unbiased); its standard
 deviation over pairs next to the binomial ``sqrt(J(1 − J)/112)`` that independent values give (lower
 means negatively correlated values: a lower-variance Jaccard estimate); the probability that a band's
 8 values all agree (theory J^8); the probability that any of the 14 bands agrees (the LSH recall of a
-pair; theory ``1 − (1 − J^8)^14``). Writes ``bench/results/minhash_hash_independence.md`` and ``.json``.
+pair; theory ``1 − (1 − J^8)^14``). Writes ``bench/results/minhash_hash_independence.md`` and ``.json`` (``-unionN`` added for
+``--union N`` other than 300).
 """
 
 from __future__ import annotations
@@ -50,10 +54,12 @@ def token_pair(j: float, rng: random.Random, n: int = 300) -> tuple[list[str], l
     return a, b, inter / (inter + 2 * only)
 
 
-def gencommons_sigs(a: list[str], b: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+def gencommons_sigs(
+    a: list[str], b: list[str], seed: int, hashing: str = "minhash"
+) -> tuple[np.ndarray, np.ndarray]:
     from gencommons.data.dedup.minhash import MinhashParams, signatures
 
-    p = MinhashParams(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS, seed=seed)
+    p = MinhashParams(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS, seed=seed, hashing=hashing)
     hashes = np.array([xxhash.xxh3_64_intdigest(t.encode()) for t in a + b], dtype=np.uint64)
     sig = signatures(hashes, np.array([0, len(a), len(a) + len(b)], dtype=np.int64), p)
     return sig[0], sig[1]
@@ -77,15 +83,55 @@ def rensa_sigs(a: list[str], b: list[str], seed: int) -> tuple[np.ndarray, np.nd
     return np.array(ma.digest()), np.array(mb.digest())
 
 
-TOOLS = {"gencommons": gencommons_sigs, "datasketch": datasketch_sigs, "rensa": rensa_sigs}
+def one_permutation_sigs(a: list[str], b: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A prototype, not in gencommons: one permutation hashing (Li, Owen and Zhang 2012) with optimal
+    densification (Shrivastava 2017). Each token is hashed once; the top bits pick one of 112 bins, the
+    bin keeps its smallest value; an empty bin copies the value of the first non-empty bin of a probe
+    sequence that depends on the bin and the seed only (the same for every document). Is it the
+    variance-reduced scheme that would give gencommons rensa's steeper curve?"""
+    k = BANDS * ROWS
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 2**63, size=2, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    add = rng.integers(0, 2**63, size=2, dtype=np.uint64)
+    probes = rng.integers(0, k, size=(k, 4 * k))  # probe t of bin i: a seeded hash of (i, t)
+    out = []
+    for toks in (a, b):
+        x = np.array([xxhash.xxh3_64_intdigest(t.encode()) for t in toks], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            top = (mult[0] * x + add[0]) >> np.uint64(32)
+            value = (mult[1] * x + add[1]) >> np.uint64(32)
+        bins = ((top * np.uint64(k)) >> np.uint64(32)).astype(np.int64)
+        sig = np.full(k, 2**32, dtype=np.uint64)
+        np.minimum.at(sig, bins, value)
+        full = sig < 2**32
+        empty = np.flatnonzero(~full)
+        if len(empty) and full.any():
+            hit = full[probes[empty]]  # (empty bins, probes): is the probed bin non-empty?
+            assert hit.any(axis=1).all(), "no non-empty bin among the probes"
+            sig[empty] = sig[probes[empty, hit.argmax(axis=1)]]
+        out.append(sig)
+    return out[0], out[1]
 
 
-def measure(j_target: float, pairs: int, seed: int) -> dict[str, dict[str, float]]:
+def gencommons_superminhash_sigs(a: list[str], b: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return gencommons_sigs(a, b, seed, "superminhash")
+
+
+TOOLS = {
+    "gencommons": gencommons_sigs,
+    "gencommons, hashing: superminhash": gencommons_superminhash_sigs,
+    "datasketch": datasketch_sigs,
+    "rensa": rensa_sigs,
+    "one permutation (prototype)": one_permutation_sigs,
+}
+
+
+def measure(j_target: float, pairs: int, seed: int, union: int = 300) -> dict[str, dict[str, float]]:
     rng = random.Random(f"{seed}:{j_target}")
     agree: dict[str, list[np.ndarray]] = {t: [] for t in TOOLS}
     j = j_target
     for trial in range(pairs):
-        a, b, j = token_pair(j_target, rng)
+        a, b, j = token_pair(j_target, rng, union)
         for tool, sigs in TOOLS.items():
             sa, sb = sigs(a, b, seed * 1_000_003 + trial)
             agree[tool].append((np.asarray(sa) == np.asarray(sb)).reshape(BANDS, ROWS))
@@ -118,14 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=20_000, help="pairs (and seeds) per Jaccard")
     ap.add_argument("--jaccard", type=float, nargs="+", default=[0.5, 0.7, 0.85])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--union", type=int, default=300, help="tokens in A ∪ B (fewer than 112: sparse pairs)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    results = {str(j): measure(j, args.pairs, args.seed) for j in args.jaccard}
+    results = {str(j): measure(j, args.pairs, args.seed, args.union) for j in args.jaccard}
     lines = [
         "# MinHash: are the hash values of a signature independent?",
         "",
         (
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} · {args.pairs:,} pairs per Jaccard, each with its own seed · "
+            f"{args.union} tokens in A ∪ B · "
             f"{BANDS} bands × {ROWS} rows · datasketch {version('datasketch')}, rensa {version('rensa')}, "
             f"Python {sys.version.split()[0]}"
         ),
@@ -156,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "minhash_hash_independence.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "minhash_hash_independence.json").write_text(json.dumps(results, indent=1))
+    name = "minhash_hash_independence" + ("" if args.union == 300 else f"-union{args.union}")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
     print("\n".join(lines))
     return 0
 

@@ -18,7 +18,8 @@ verification, union-find clusters, the first document (input order) kept:
 
 * gencommons: ``minhash_dedup`` with ``seed: s`` (which seeds both its token hashing and its
   permutations) in a one-step pipeline, local executor at 1 worker, run in this process (quality only:
-  nothing is timed);
+  nothing is timed); once with the default ``hashing: minhash`` (independent permutations) and once
+  with ``hashing: superminhash`` (``gencommons superminhash``);
 * datasketch ``MinHash.bulk(seed=s)`` + ``MinHashLSH`` and rensa ``RMinHash.from_token_sets(..., s)`` +
   ``RMinHashLSH``: ``_minhash_peer_driver.py --seed s``, one subprocess per run.
 
@@ -35,8 +36,8 @@ a cluster of 3 or 4 documents can also be joined through a third document, so fo
 a little above the per-pair S-curve; and pairs of one cluster are not independent, so the spread over
 seeds can exceed the independent-pairs figure.
 
-**Test**: Welch's t-test (unequal variances) of gencommons' recall at 0.8–0.9 against each peer's,
-over the seeds. A large p-value says the difference between the tools is within their seed-to-seed
+**Test**: Welch's t-test (unequal variances) of gencommons' recall at 0.8–0.9 (each hashing)
+against each peer's, and of the two hashings against each other, over the seeds. A large p-value says the difference between the tools is within their seed-to-seed
 spread.
 
 Writes ``bench/results/minhash_seeds.md`` (printed too) and ``.json``.
@@ -76,7 +77,8 @@ from filters_vs_datatrove import ROOT, git_state
 RESULTS = ROOT / "bench" / "results"
 WORK = MINHASH_WORK / "seeds"
 BANDS, ROWS = 14, 8
-TOOLS = ("gencommons", "datasketch", "rensa")
+TOOLS = ("gencommons", "gencommons superminhash", "datasketch", "rensa")
+GENCOMMONS = {"gencommons": "minhash", "gencommons superminhash": "superminhash"}  # tool: hashing
 # (key, column title, the true-Jaccard buckets it covers)
 FIGURES: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("recall_08_09", "recall, J 0.8–0.9", ("0.8–0.9",)),
@@ -118,11 +120,11 @@ def expectation(truth: Truth) -> dict[str, dict[str, float]]:
     return out
 
 
-def run_gencommons(corpus: Corpus, seed: int, out: Path) -> dict[str, Any]:
+def run_gencommons(corpus: Corpus, seed: int, out: Path, hashing: str = "minhash") -> dict[str, Any]:
     """``minhash_dedup`` in a one-step pipeline, local executor at 1 worker (in this process)."""
     from gencommons.data.pipeline import Pipeline
 
-    params = minhash_params(BANDS, ROWS, seed=seed, keep="first", verify=False)
+    params = minhash_params(BANDS, ROWS, seed=seed, keep="first", verify=False, hashing=hashing)
     cfg = {
         "input": {"path": str(corpus.folder / "*.jsonl.gz"), "format": "jsonl"},
         "steps": [{"minhash_dedup": params}],
@@ -219,7 +221,7 @@ def markdown(
         "",
         "## gencommons vs each peer: Welch's t-test on the recall at J 0.8–0.9",
         "",
-        "| peer | gencommons − peer (mean) | t | p |",
+        "| pair | first − second (mean) | t | p |",
         "|---|--:|--:|--:|",
     ]
     for peer, t in tests.items():
@@ -262,9 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         for tool in TOOLS:
             t0 = time.perf_counter()
-            if tool == "gencommons":
+            if tool in GENCOMMONS:
                 out = WORK / "out" / "gencommons"
-                res = run_gencommons(corpus, seed, out)
+                res = run_gencommons(corpus, seed, out, GENCOMMONS[tool])
                 assign = clusters_gencommons(out)
             else:
                 res, out = run_peer(tool, corpus, seed)
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             row |= figures(s)
             runs.append(row)
             print(
-                f"seed {seed:>2} {tool:<10} {seconds:5.1f} s, kept {res['docs_out']:,}: recall 0.8–0.9 "
+                f"seed {seed:>2} {tool:<23} {seconds:5.1f} s, kept {res['docs_out']:,}: recall 0.8–0.9 "
                 f"{row['recall_08_09']:.4f}, ≥ 0.8 {row['recall_ge_08']:.4f}, 0.7–0.8 "
                 f"{row['recall_07_08']:.4f}, precision {row['precision']:.4f}",
                 flush=True,
@@ -289,11 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         tool: {k: summarize([r[k] for r in runs if r["tool"] == tool]) for k, _, _ in FIGURES}
         for tool in TOOLS
     }
-    g = [r["recall_08_09"] for r in runs if r["tool"] == "gencommons"]
+    recall = {tool: [r["recall_08_09"] for r in runs if r["tool"] == tool] for tool in TOOLS}
     tests = {
-        peer: welch(g, [r["recall_08_09"] for r in runs if r["tool"] == peer])
+        f"{g} vs {peer}": welch(recall[g], recall[peer])
+        for g in GENCOMMONS
         for peer in TOOLS
-        if peer != "gencommons"
+        if peer != g and not (peer in GENCOMMONS and g == "gencommons superminhash")
     }
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -14,6 +14,7 @@ rows, no verification of candidates, union-find clusters, the first document (in
 **Runs** (each a fresh subprocess; ``_measure.py``: CPU time and peak RSS of the process tree):
 
 * gencommons ``minhash_dedup`` (defaults), the local executor at 1 and 2 workers, one task per file;
+  and at 1 worker with ``hashing: superminhash`` (lower-variance values, a steeper curve);
 * datasketch ``MinHash`` + ``MinHashLSH`` and rensa ``RMinHash`` + ``RMinHashLSH``, each inside the
   same complete step (``_minhash_peer_driver.py``: read, tokenize, shingle, signatures, LSH
   insert/query, union-find, keep-first filter, Parquet output) in one process;
@@ -88,6 +89,7 @@ FLOOR_RUNS = (  # (run, --tool of _minhash_peer_driver.py): phases only, not a c
 )
 FLOORS = tuple(tool for _, tool in FLOOR_RUNS)
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
+SUPERMINHASH = "gencommons superminhash w=1"  # hashing: superminhash (the default is minhash)
 
 
 def assignments(run: Run) -> dict[str, Any]:
@@ -119,7 +121,11 @@ def ratio_rows(rows: dict[str, dict[str, Any]], workers: list[int]) -> list[dict
         w = r["workers"] if r["tool"].startswith("datatrove") else 1
         if w not in workers:
             continue
-        for g in (rows.get(f"gencommons w={w}"), rows.get(DATA_ONLY) if w == 1 else None):
+        for g in (
+            rows.get(f"gencommons w={w}"),
+            rows.get(DATA_ONLY) if w == 1 else None,
+            rows.get(SUPERMINHASH) if w == 1 else None,
+        ):
             if g is None:
                 continue
             out.append(
@@ -277,6 +283,16 @@ def main(argv: list[str] | None = None) -> int:
                 work=WORK,
             )
         )
+    runs.append(
+        gencommons_minhash_run(
+            SUPERMINHASH,
+            corpus,
+            params=minhash_params(BANDS, ROWS, hashing="superminhash"),
+            workers=1,
+            snapshot=snapshot,
+            work=WORK,
+        )
+    )
     if not args.no_data_venv:
         runs.append(
             gencommons_minhash_run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,10 @@ def _jaccard(a: str, b: str, n: int = 5) -> float:
     return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
 
 
-def test_signature_agreement_estimates_jaccard() -> None:
+@pytest.mark.parametrize("hashing", ["minhash", "superminhash"])
+def test_signature_agreement_estimates_jaccard(hashing: str) -> None:
     rng = random.Random(0)
-    p = MinhashParams(num_perm=256, bands=16, rows=16)
+    p = MinhashParams(num_perm=256, bands=16, rows=16, hashing=hashing)
     base = _words(400, rng)
     errors = []
     for k in range(0, 400, 20):  # replace k words: a sweep of true similarities
@@ -58,6 +60,37 @@ def test_signature_agreement_estimates_jaccard() -> None:
         errors.append(abs(float((sig[0] == sig[1]).mean()) - _jaccard(a, b)))
     assert max(errors) < 0.12  # 256 permutations: standard error ≤ 0.032
     assert float(np.mean(errors)) < 0.04
+
+
+def _agreement_spread(hashing: str, union: int, jaccard: float, pairs: int = 400) -> tuple[float, float]:
+    """Mean and standard deviation over ``pairs`` token-set pairs (``union`` tokens, the given Jaccard,
+    a fresh seed each) of the fraction of 112 signature values that agree."""
+    rng = np.random.default_rng(union)
+    inter = round(jaccard * union)
+    only = (union - inter) // 2
+    fractions = []
+    for trial in range(pairs):
+        toks = rng.integers(0, 2**63, size=inter + 2 * only, dtype=np.uint64)
+        a, b = toks[: inter + only], np.concatenate([toks[:inter], toks[inter + only :]])
+        p = MinhashParams(hashing=hashing, seed=trial)
+        sig = signatures(np.concatenate([a, b]), np.array([0, len(a), len(a) + len(b)]), p)
+        fractions.append(float((sig[0] == sig[1]).mean()))
+    return float(np.mean(fractions)), float(np.std(fractions, ddof=1))
+
+
+@pytest.mark.parametrize("union", [40, 300])
+def test_superminhash_has_the_lower_variance(union: int) -> None:
+    """Both schemes are unbiased (values agree with probability J); independent permutations spread
+    as the binomial sqrt(J(1 − J)/112), SuperMinHash's negatively correlated values less (Ertl 2017:
+    most for sets not much larger than the signature). 400 pairs: the sd of an sd is ~3.5 %."""
+    j = 0.8
+    binomial = math.sqrt(j * (1 - j) / 112)
+    mean, sd = _agreement_spread("minhash", union, j)
+    assert abs(mean - j) < 4 * binomial / math.sqrt(400)
+    assert 0.88 < sd / binomial < 1.12
+    mean, sd = _agreement_spread("superminhash", union, j)
+    assert abs(mean - j) < 4 * binomial / math.sqrt(400)
+    assert sd / binomial < (0.8 if union == 40 else 0.9)
 
 
 def test_s_curve_and_parameter_choice() -> None:
@@ -270,10 +303,11 @@ def _run(
     return Pipeline.from_dict(cfg).run().manifest
 
 
-def test_clusters_equal_reference_across_shards(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hashing", ["minhash", "superminhash"])
+def test_clusters_equal_reference_across_shards(tmp_path: Path, hashing: str) -> None:
     docs = _corpus(tmp_path / "in", 7, seed=1)
-    m = _run(tmp_path / "in", tmp_path / "out", {})
-    ref = _reference([d["text"] for d in docs], MinhashParams())
+    m = _run(tmp_path / "in", tmp_path / "out", {"hashing": hashing})
+    ref = _reference([d["text"] for d in docs], MinhashParams(hashing=hashing))
     expected_kept = [d["id"] for d, dup in zip(docs, ref, strict=True) if not dup]
     kept = pq.read_table(tmp_path / "out" / "data").column("id").to_pylist()
     assert kept == expected_kept
@@ -402,18 +436,27 @@ def test_idempotent(texts: list[str]) -> None:
 def test_ray_gives_the_same_clusters(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     _corpus(tmp_path / "in", 6, seed=4)
-    local = _run(tmp_path / "in", tmp_path / "local", {"verify": True})
+    schemes = ("minhash", "superminhash")
+    local = {
+        h: _run(tmp_path / "in", tmp_path / f"local-{h}", {"verify": True, "hashing": h}) for h in schemes
+    }
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = _run(tmp_path / "in", tmp_path / "ray", {"verify": True}, kind="ray")
+        on_ray = {
+            h: _run(tmp_path / "in", tmp_path / f"ray-{h}", {"verify": True, "hashing": h}, kind="ray")
+            for h in schemes
+        }
     finally:
         ray.shutdown()
-    assert on_ray["content_id"] == local["content_id"]
-    tables = [
-        pq.read_table(tmp_path / x / "steps" / "minhash_dedup" / "clusters.parquet") for x in ("local", "ray")
-    ]
-    assert tables[0].equals(tables[1])
-    assert read_manifest(str(tmp_path / "ray"))["steps"][0]["dropped"] == local["steps"][0]["dropped"]
+    for h in schemes:
+        assert on_ray[h]["content_id"] == local[h]["content_id"]
+        tables = [
+            pq.read_table(tmp_path / f"{x}-{h}" / "steps" / "minhash_dedup" / "clusters.parquet")
+            for x in ("local", "ray")
+        ]
+        assert tables[0].equals(tables[1])
+        dropped = read_manifest(str(tmp_path / f"ray-{h}"))["steps"][0]["dropped"]
+        assert dropped == local[h]["steps"][0]["dropped"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -465,6 +508,13 @@ def test_compiled_kernels_match_the_python_references(
     k.minhash(rolled[0], off, a, b, sigs[0])
     with np.errstate(over="ignore"):
         minhash._minhash_kernel_py(rolled[0], off, a, b, sigs[1])
+    assert np.array_equal(sigs[0], sigs[1])
+
+    m = 2 + seed % 40  # any signature size, small ones too
+    sigs = [np.zeros((len(texts), m), np.uint64) for _ in range(2)]
+    scratch = (np.zeros(m, np.int64), np.zeros(m, np.int32), np.zeros(m, np.int64))
+    k.superminhash(rolled[0], off, np.uint64(seed), sigs[0], *scratch)
+    minhash._superminhash_kernel_py(rolled[0], off, seed, sigs[1])
     assert np.array_equal(sigs[0], sigs[1])
 
 

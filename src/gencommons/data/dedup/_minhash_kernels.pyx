@@ -197,6 +197,73 @@ def minhash(
         gc_minhash_rows(&shingles[0] if shingles.shape[0] else NULL, &off[0], n_docs, &a[0], &b[0], m, &sig[0, 0])
 
 
+def superminhash(
+    const uint64_t[::1] shingles,
+    const int64_t[::1] off,
+    uint64_t seed,
+    uint64_t[:, ::1] sig,
+    int64_t[::1] marks,
+    int32_t[::1] perm,
+    int64_t[::1] hist,
+):
+    """SuperMinHash (Ertl 2017; see ``_superminhash_kernel_py``): sig[d, j] = min over the shingles x
+    of document d of ``(position of j in x's permutation) << 32 | 32 random bits``, each shingle's
+    permutation drawn by Fisher–Yates from a splitmix64 stream seeded by x, stopped once no later
+    position can lower a value. ``marks``, ``perm``, ``hist``: scratch of num_perm entries."""
+    cdef Py_ssize_t m = sig.shape[1], n_docs = off.shape[0] - 1, d, c
+    cdef int64_t i, j, k, a, j2, t
+    cdef uint64_t s, z, v, mix = seed * 0xD1B54A32D192ED03ULL
+    cdef uint64_t *row
+    if marks.shape[0] != m or perm.shape[0] != m or hist.shape[0] != m or sig.shape[0] < n_docs:
+        raise ValueError("sig and the scratch arrays do not agree")
+    if m == 0 or n_docs <= 0:
+        return
+    if off[n_docs] > shingles.shape[0] or off[0] < 0:
+        raise ValueError("off points outside shingles")
+    with nogil:
+        for c in range(m):
+            marks[c] = -1
+        for d in range(n_docs):
+            row = &sig[d, 0]
+            for c in range(m):
+                row[c] = 0xFFFFFFFFFFFFFFFFULL
+                hist[c] = 0
+            hist[m - 1] = m  # values per position (the last counts the empty ones)
+            a = m - 1  # the largest position of any value: later positions cannot lower one
+            for i in range(off[d], off[d + 1]):
+                s = shingles[i] ^ mix
+                j = 0
+                while j <= a:
+                    s += GOLDEN  # splitmix64
+                    z = s
+                    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+                    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+                    z = z ^ (z >> 31)
+                    k = j + <int64_t>(((z & 0xFFFFFFFFULL) * <uint64_t>(m - j)) >> 32)
+                    if marks[j] != i:
+                        marks[j] = i
+                        perm[j] = <int32_t>j
+                    if marks[k] != i:
+                        marks[k] = i
+                        perm[k] = <int32_t>k
+                    t = perm[j]
+                    perm[j] = perm[k]
+                    perm[k] = <int32_t>t
+                    c = perm[j]
+                    v = (<uint64_t>j << 32) | (z >> 32)
+                    if v < row[c]:
+                        j2 = <int64_t>(row[c] >> 32)
+                        if j2 > m - 1:
+                            j2 = m - 1
+                        row[c] = v
+                        if j < j2:
+                            hist[j2] -= 1
+                            hist[j] += 1
+                            while hist[a] == 0:
+                                a -= 1
+                    j += 1
+
+
 cdef inline int64_t find(int64_t[::1] parent, int64_t x) noexcept nogil:
     cdef int64_t root = x, nxt
     while parent[root] != root:
