@@ -240,16 +240,12 @@ def superminhash(
                     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
                     z = z ^ (z >> 31)
                     k = j + <int64_t>(((z & 0xFFFFFFFFULL) * <uint64_t>(m - j)) >> 32)
-                    if marks[j] != i:
-                        marks[j] = i
-                        perm[j] = <int32_t>j
-                    if marks[k] != i:
-                        marks[k] = i
-                        perm[k] = <int32_t>k
-                    t = perm[j]
-                    perm[j] = perm[k]
+                    # the swap of Fisher–Yates, writing only what a later step reads: position j is
+                    # done, so its entry moves to k (an entry is its own index until written)
+                    t = perm[j] if marks[j] == i else j
+                    c = perm[k] if marks[k] == i else k
                     perm[k] = <int32_t>t
-                    c = perm[j]
+                    marks[k] = i
                     v = (<uint64_t>j << 32) | (z >> 32)
                     if v < row[c]:
                         j2 = <int64_t>(row[c] >> 32)
