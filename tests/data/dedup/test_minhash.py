@@ -78,6 +78,26 @@ def _agreement_spread(hashing: str, union: int, jaccard: float, pairs: int = 400
     return float(np.mean(fractions)), float(np.std(fractions, ddof=1))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=300, unique=True),
+    order=st.randoms(use_true_random=False),
+    hashing=st.sampled_from(["minhash", "superminhash"]),
+    num_perm=st.integers(2, 130),
+)
+def test_signature_is_a_function_of_the_shingle_set(
+    keys: list[int], order: random.Random, hashing: str, num_perm: int
+) -> None:
+    """Any order and any repeats of the same shingles give the same signature (SuperMinHash's early stop
+    skips only offers that cannot lower a value)."""
+    p = MinhashParams(num_perm=num_perm, bands=1, rows=1, hashing=hashing)
+    shuffled = keys + order.sample(keys, k=min(len(keys), 5))  # a few repeats
+    order.shuffle(shuffled)
+    a, b = np.array(keys, np.uint64), np.array(shuffled, np.uint64)
+    sig = signatures(np.concatenate([a, b]), np.array([0, len(a), len(a) + len(b)]), p)
+    assert np.array_equal(sig[0], sig[1])
+
+
 @pytest.mark.parametrize("union", [40, 300])
 def test_superminhash_has_the_lower_variance(union: int) -> None:
     """Both schemes are unbiased (values agree with probability J); independent permutations spread

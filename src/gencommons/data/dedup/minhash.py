@@ -25,8 +25,9 @@ Hashing: one compiled pass over the UTF-8 bytes of the Arrow text column finds t
 runs as polars' regex defines them, ``_unicode.py``) and hashes each from its case-folded code points
 (Unicode full case folding; FNV-1a 64 + murmur3 finalizer, seeded; independent of library versions);
 shingles by a polynomial roll over the token hashes, permutations by multiply-shift hashing
-``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (112 multiply-adds per shingle); the loops are
-compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 4 MB, so
+``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (112 multiply-adds per shingle), or with
+``hashing: superminhash`` one random permutation of the positions per shingle (``_superminhash_kernel_py``:
+lower-variance values, a steeper curve than the S-curve); the loops are compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 4 MB, so
 the step's memory does not grow with the batch size. Buckets and clusters are numpy sorts over the
 columns on disk. Defined behaviour for odd input: an empty or
 whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
