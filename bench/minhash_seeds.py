@@ -37,8 +37,8 @@ a little above the per-pair S-curve; and pairs of one cluster are not independen
 seeds can exceed the independent-pairs figure.
 
 **Test**: Welch's t-test (unequal variances) of gencommons' recall at 0.8–0.9 (each hashing)
-against each peer's, and of the two hashings against each other, over the seeds. A large p-value says the difference between the tools is within their seed-to-seed
-spread.
+against each peer's, and of the two hashings against each other, over the seeds. A large p-value says
+the difference between the tools is within their seed-to-seed spread.
 
 Writes ``bench/results/minhash_seeds.md`` (printed too) and ``.json``.
 """

@@ -26,8 +26,9 @@ runs as polars' regex defines them, ``_unicode.py``) and hashes each from its ca
 (Unicode full case folding; FNV-1a 64 + murmur3 finalizer, seeded; independent of library versions);
 shingles by a polynomial roll over the token hashes, permutations by multiply-shift hashing
 ``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (112 multiply-adds per shingle), or with
-``hashing: superminhash`` one random permutation of the positions per shingle (``_superminhash_kernel_py``:
-lower-variance values, a steeper curve than the S-curve); the loops are compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 4 MB, so
+``hashing: superminhash`` one random permutation of the positions per shingle
+(``_superminhash_kernel_py``: lower-variance values, a steeper curve than the S-curve); the loops are
+compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 4 MB, so
 the step's memory does not grow with the batch size. Buckets and clusters are numpy sorts over the
 columns on disk. Defined behaviour for odd input: an empty or
 whitespace-only document has no shingles and is never a near-duplicate (``exact_dedup`` handles
@@ -403,9 +404,7 @@ def _minhash_kernel_py(
                 sig[d, j] = min(sig[d, j], v)
 
 
-def _superminhash_kernel_py(
-    shingles: np.ndarray, off: np.ndarray, seed: int, sig: np.ndarray, *_scratch: np.ndarray
-) -> None:
+def _superminhash_kernel_py(shingles: np.ndarray, off: np.ndarray, seed: int, sig: np.ndarray) -> None:
     """SuperMinHash (O. Ertl, "SuperMinHash – A New Minwise Hashing Algorithm for Jaccard Similarity
     Estimation", 2017, with its early stop). Each shingle x draws a random permutation of the num_perm
     positions by Fisher–Yates, from a splitmix64 stream seeded by x; position j of its permutation
