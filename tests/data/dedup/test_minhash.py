@@ -532,7 +532,7 @@ def test_compiled_kernels_match_the_python_references(
 
     m = 2 + seed % 40  # any signature size, small ones too
     sigs = [np.zeros((len(texts), m), np.uint64) for _ in range(2)]
-    scratch = (np.zeros(m, np.int64), np.zeros(m, np.int32), np.zeros(m, np.int64))
+    scratch = (np.zeros(m, np.int32), np.zeros(m, np.int32), np.zeros(m, np.int64))
     k.superminhash(rolled[0], off, np.uint64(seed), sigs[0], *scratch)
     minhash._superminhash_kernel_py(rolled[0], off, seed, sigs[1])
     assert np.array_equal(sigs[0], sigs[1])

@@ -20,8 +20,8 @@ def superminhash(
     off: np.ndarray,
     seed: int | np.uint64,
     sig: np.ndarray,
-    marks: np.ndarray,
     perm: np.ndarray,
+    touched: np.ndarray,
     hist: np.ndarray,
 ) -> None: ...
 def union_all(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None: ...

@@ -202,19 +202,20 @@ def superminhash(
     const int64_t[::1] off,
     uint64_t seed,
     uint64_t[:, ::1] sig,
-    int64_t[::1] marks,
     int32_t[::1] perm,
+    int32_t[::1] touched,
     int64_t[::1] hist,
 ):
     """SuperMinHash (Ertl 2017; see ``_superminhash_kernel_py``): sig[d, j] = min over the shingles x
     of document d of ``(position of j in x's permutation) << 32 | 32 random bits``, each shingle's
     permutation drawn by Fisher–Yates from a splitmix64 stream seeded by x, stopped once no later
-    position can lower a value. ``marks``, ``perm``, ``hist``: scratch of num_perm entries."""
+    position can lower a value. ``perm``, ``touched``, ``hist``: scratch of num_perm entries."""
     cdef Py_ssize_t m = sig.shape[1], n_docs = off.shape[0] - 1, d, c
-    cdef int64_t i, j, k, a, j2, t
+    cdef int64_t i, j, k, a, j2, u
+    cdef int32_t t
     cdef uint64_t s, z, v, mix = seed * 0xD1B54A32D192ED03ULL
     cdef uint64_t *row
-    if marks.shape[0] != m or perm.shape[0] != m or hist.shape[0] != m or sig.shape[0] < n_docs:
+    if perm.shape[0] != m or touched.shape[0] != m or hist.shape[0] != m or sig.shape[0] < n_docs:
         raise ValueError("sig and the scratch arrays do not agree")
     if m == 0 or n_docs <= 0:
         return
@@ -222,7 +223,7 @@ def superminhash(
         raise ValueError("off points outside shingles")
     with nogil:
         for c in range(m):
-            marks[c] = -1
+            perm[c] = <int32_t>c  # the identity between shingles: a walk undoes what it wrote
         for d in range(n_docs):
             row = &sig[d, 0]
             for c in range(m):
@@ -241,11 +242,11 @@ def superminhash(
                     z = z ^ (z >> 31)
                     k = j + <int64_t>(((z & 0xFFFFFFFFULL) * <uint64_t>(m - j)) >> 32)
                     # the swap of Fisher–Yates, writing only what a later step reads: position j is
-                    # done, so its entry moves to k (an entry is its own index until written)
-                    t = perm[j] if marks[j] == i else j
-                    c = perm[k] if marks[k] == i else k
-                    perm[k] = <int32_t>t
-                    marks[k] = i
+                    # done, so its entry moves to k
+                    t = perm[j]
+                    c = perm[k]
+                    perm[k] = t
+                    touched[j] = <int32_t>k
                     v = (<uint64_t>j << 32) | (z >> 32)
                     if v < row[c]:
                         j2 = <int64_t>(row[c] >> 32)
@@ -258,6 +259,8 @@ def superminhash(
                             while hist[a] == 0:
                                 a -= 1
                     j += 1
+                for u in range(j):  # back to the identity (a quarter faster than marking fresh entries)
+                    perm[touched[u]] = touched[u]
 
 
 cdef inline int64_t find(int64_t[::1] parent, int64_t x) noexcept nogil:

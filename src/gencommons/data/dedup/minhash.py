@@ -475,7 +475,7 @@ def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.nd
     if p.hashing == "superminhash":
         m = p.num_perm
         sig = np.empty((len(off) - 1, m), dtype=np.uint64)
-        scratch = (np.empty(m, np.int64), np.empty(m, np.int32), np.empty(m, np.int64))
+        scratch = (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int64))
         _kernels()["superminhash"](shingles, off, np.uint64(p.seed % 2**64), sig, *scratch)
         return sig
     a, b = _permutations(p)
