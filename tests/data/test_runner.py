@@ -67,3 +67,13 @@ def test_tasks_run_with_one_arrow_thread(
     assert SEEN
     assert set(SEEN) == {(1, 1)}
     assert (pa.cpu_count(), pa.io_thread_count()) == (3, 5)
+
+
+def test_licence_counts_treat_missing_and_null_as_noassertion() -> None:
+    from gencommons.data.runner import _count
+
+    into: dict[str, int] = {}
+    _count(into, pa.table({"id": ["a", "b"]}))
+    _count(into, pa.table({"license": pa.array(["MIT", None, "MIT", ""], pa.large_string())}))
+    _count(into, pa.table({"license": pa.nulls(3, pa.string())}))
+    assert into == {"NOASSERTION": 2 + 1 + 3, "MIT": 2, "": 1}
