@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from gencommons.data.config import InputConfig, PipelineConfig
 from gencommons.data.document import LICENSE, TEXT
+from gencommons.data.io.parquet import STREAMING
 from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.data.io.writing import ParquetWriter, WrittenFile, writers
 from gencommons.data.step import StepCounts
@@ -265,7 +266,7 @@ def _source_batches(
             counts.counts[k] = counts.counts.get(k, 0) + int(v)
     row = 0
     for path in files:
-        for rb in pq.ParquetFile(path).iter_batches(batch_size=cfg.batch_size):
+        for rb in pq.ParquetFile(path, **STREAMING).iter_batches(batch_size=cfg.batch_size):
             batch = pa.Table.from_batches([rb])
             n = batch.num_rows
             book.docs_read += n

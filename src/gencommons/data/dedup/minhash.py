@@ -510,13 +510,21 @@ def _write(table: pa.Table, path: str, compression: str = "snappy") -> None:
 
 
 def _read_columns(files: list[str], columns: list[str]) -> dict[str, np.ndarray]:
-    """``columns`` of all ``files`` (parquet, one after the other) as numpy arrays."""
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    """``columns`` of all ``files`` (parquet, one after the other) as numpy arrays, filled in place
+    (one file's table at a time on top of the result, not a list of parts and their concatenation)."""
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    out: dict[str, np.ndarray] = {}
+    pos = 0
     for f in files:
-        t = pq.read_table(f, columns=columns)
+        t = read_file(f, columns)
         for c in columns:
-            parts[c].append(t[c].to_numpy())
-    return {c: np.concatenate(v) if v else np.zeros(0, np.uint64) for c, v in parts.items()}
+            v = t[c].to_numpy()
+            if c not in out:
+                out[c] = np.empty(total, v.dtype)
+            out[c][pos : pos + len(v)] = v
+        pos += t.num_rows
+        del t
+    return {c: out.get(c, np.zeros(0, np.uint64)) for c in columns}
 
 
 def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
@@ -524,8 +532,7 @@ def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     files = sorted(glob.glob(os.path.join(glob.escape(workdir), "sig", "*.parquet")))
     col = f"k{band:04d}"  # only this band's column is read from each file
     cols = _read_columns(files, ["doc", col])
-    docs, keys = cols["doc"].astype(np.uint64), cols[col].astype(np.uint64)
-    del cols
+    docs, keys = cols.pop("doc").astype(np.uint64, copy=False), cols.pop(col).astype(np.uint64, copy=False)
     order = np.lexsort((docs, keys))  # by key, then input order
     keys, docs = keys[order], docs[order]
     del order
@@ -568,9 +575,11 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     del task
     edge_files = sorted(glob.glob(os.path.join(glob.escape(workdir), "edges", "*.parquet")))
     e = _read_columns(edge_files, ["a", "b"])
-    a, b = e["a"].astype(np.uint64), e["b"].astype(np.uint64)
+    a, b = e.pop("a").astype(np.uint64, copy=False), e.pop("b").astype(np.uint64, copy=False)
     order = np.lexsort((b, a))  # the same pair found in several bands counts once
-    a, b = a[order], b[order]
+    a = a[order]  # one array at a time: the edges are the one thing here that grows with the corpus
+    b = b[order]
+    del order
     new = np.ones(len(a), dtype=bool)
     new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b = a[new], b[new]
@@ -680,7 +689,7 @@ def _wanted_rows(workdir: str, sub: str, docs: np.ndarray, columns: list[str] | 
         lo, hi = np.searchsorted(docs, bounds)
         if lo == hi:
             continue
-        t = pq.read_table(f, columns=columns)
+        t = read_file(f, columns)
         mask = np.isin(t["doc"].to_numpy(), docs[lo:hi], assume_unique=True)
         if mask.any():
             yield t.filter(pa.array(mask))

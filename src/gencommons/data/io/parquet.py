@@ -11,6 +11,10 @@ from gencommons.data.document import ID, TEXT, normalize_batch
 from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.errors import InputDataError
 
+# Read column chunks in 1 MiB pieces instead of whole (pre-buffered) row groups: reading a 5,000-document
+# row group peaks at ~30 MB of Arrow memory instead of ~53 MB, for the same CPU time (bench/README.md).
+STREAMING = {"pre_buffer": False, "buffer_size": 1 << 20}
+
 
 @readers.register("parquet")
 def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Table]:
@@ -24,7 +28,7 @@ def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.T
         raise InputDataError("no such file", path=path, reason="missing_file") from None
     with fh:
         try:
-            pf = pq.ParquetFile(fh)
+            pf = pq.ParquetFile(fh, **STREAMING)
         except (pa.ArrowInvalid, OSError) as e:
             bad(InputDataError(f"not a readable Parquet file ({e})", path=path, reason="corrupt_file"))
             return
