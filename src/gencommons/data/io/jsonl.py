@@ -85,6 +85,7 @@ def _block_batches(
         return True
     table = _arrow_block(block, path, opts) if arrow else None
     if table is not None:
+        block.clear()  # the raw lines (as many bytes as the batch's text) are not held while it is used
         yield normalize_batch(table)
         return True
     yield from _record_batches(block, path, opts, bad)
