@@ -603,3 +603,51 @@ def test_compiled_kernels_refuse_bad_arguments() -> None:
             np.zeros(8, np.uint64),
             np.zeros(1, np.int64),
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 6), min_size=1, max_size=5),
+    bands=st.lists(
+        st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), max_size=30), max_size=4
+    ),
+    data=st.data(),
+)
+def test_distinct_edges_equal_a_set_of_pairs(
+    tmp_path_factory: pytest.TempPathFactory, counts: list[int], bands: list[list[tuple[int, int]]], data: Any
+) -> None:
+    """The cluster stage's packed-key dedup of the bands' edges gives the distinct (a, b) document pairs,
+    sorted, across shards of any size (empty ones too) and per-batch files of any split."""
+    from gencommons.data.dedup.minhash import ROW_BITS, _distinct_edges, _shard_offsets
+
+    work = tmp_path_factory.mktemp("w")
+    (work / "docs").mkdir()
+    (work / "edges").mkdir()
+    docs = []
+    for shard, n in enumerate(counts):
+        cut = data.draw(st.integers(0, n))
+        for part, (lo, hi) in enumerate([(0, cut), (cut, n)]):
+            if hi > lo:
+                pq.write_table(
+                    pa.table({"doc": list(range(lo, hi))}),
+                    work / "docs" / f"s{shard:05d}-p{part:06d}.parquet",
+                )
+        docs += [(shard << ROW_BITS) | r for r in range(n)]
+    if not docs:
+        return
+    expected = set()
+    for i, pairs in enumerate(bands):
+        edges = sorted({(docs[x % len(docs)], docs[y % len(docs)]) for x, y in pairs})
+        expected |= set(edges)
+        pq.write_table(
+            pa.table(
+                {
+                    "a": pa.array([e[0] for e in edges], pa.uint64()),
+                    "b": pa.array([e[1] for e in edges], pa.uint64()),
+                }
+            ),
+            work / "edges" / f"b{i:04d}.parquet",
+        )
+    files = sorted(str(f) for f in (work / "edges").glob("*.parquet"))
+    a, b = _distinct_edges(files, _shard_offsets(str(work), len(counts)))
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == sorted(expected)
