@@ -651,3 +651,12 @@ def test_distinct_edges_equal_a_set_of_pairs(
     files = sorted(str(f) for f in (work / "edges").glob("*.parquet"))
     a, b = _distinct_edges(files, _shard_offsets(str(work), len(counts)))
     assert list(zip(a.tolist(), b.tolist(), strict=True)) == sorted(expected)
+
+
+def test_distinct_edges_refuse_more_documents_than_a_packed_edge_holds() -> None:
+    from gencommons.data.dedup.minhash import _distinct_edges
+
+    with pytest.raises(RuntimeError, match="4,294,967,296 documents in one cluster task"):
+        _distinct_edges([], np.array([0, 1 << 31, 1 << 32], dtype=np.int64))
+    a, b = _distinct_edges([], np.array([0, (1 << 32) - 1], dtype=np.int64))
+    assert len(a) == len(b) == 0
