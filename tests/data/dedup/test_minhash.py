@@ -660,3 +660,73 @@ def test_distinct_edges_refuse_more_documents_than_a_packed_edge_holds() -> None
         _distinct_edges([], np.array([0, 1 << 31, 1 << 32], dtype=np.int64))
     a, b = _distinct_edges([], np.array([0, (1 << 32) - 1], dtype=np.int64))
     assert len(a) == len(b) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sets=st.lists(st.sets(st.integers(0, 30)), min_size=1, max_size=8),
+    pairs=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20),
+)
+def test_compiled_intersections_match_the_python_reference_and_sets(
+    sets: list[set[int]], pairs: list[tuple[int, int]]
+) -> None:
+    from gencommons.data.dedup import _minhash_kernels as k
+    from gencommons.data.dedup import minhash
+
+    values = np.array([v for s in sets for v in sorted(s)], dtype=np.uint64)
+    off = np.zeros(len(sets) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in sets], out=off[1:])
+    pairs = [(x % len(sets), y % len(sets)) for x, y in pairs]
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    compiled, reference = np.zeros(len(pairs), np.int64), np.zeros(len(pairs), np.int64)
+    k.intersections(values, off, a, b, compiled)
+    minhash._intersections_py(values, off, a, b, reference)
+    assert compiled.tolist() == reference.tolist() == [len(sets[x] & sets[y]) for x, y in pairs]
+    with pytest.raises(IndexError):
+        k.intersections(values, off, np.array([len(sets)]), np.array([0]), np.zeros(1, np.int64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lists=st.lists(st.lists(st.integers(0, 12), max_size=15), min_size=2, max_size=7),
+    pairs=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=12),
+    threshold=st.sampled_from([0.3, 0.5, 0.8]),
+    split=st.integers(0, 7),
+)
+def test_verify_equals_the_jaccard_of_python_sets(
+    tmp_path_factory: pytest.TempPathFactory,
+    lists: list[list[int]],
+    pairs: list[tuple[int, int]],
+    threshold: float,
+    split: int,
+) -> None:
+    """``verify`` keeps a candidate pair exactly when the Jaccard of its documents' shingle sets (lists
+    with repeats, in any order, spread over per-batch files of two shards) reaches the threshold."""
+    from gencommons.data.dedup.minhash import ROW_BITS, _verify
+
+    work = tmp_path_factory.mktemp("v")
+    (work / "shingles").mkdir()
+    cut = min(split, len(lists))
+    docs = [(0 << ROW_BITS) | i for i in range(cut)] + [(1 << ROW_BITS) | i for i in range(len(lists) - cut)]
+    for shard, (lo, hi) in enumerate([(0, cut), (cut, len(lists))]):
+        if hi > lo:
+            pq.write_table(
+                pa.table(
+                    {
+                        "doc": pa.array(docs[lo:hi], pa.uint64()),
+                        "shingles": pa.array(lists[lo:hi], pa.list_(pa.uint64())),
+                    }
+                ),
+                work / "shingles" / f"s{shard:05d}-p000000.parquet",
+            )
+    pairs = [(x % len(lists), y % len(lists)) for x, y in pairs]
+    a = np.array([docs[x] for x, _ in pairs], dtype=np.uint64)
+    b = np.array([docs[y] for _, y in pairs], dtype=np.uint64)
+    p = MinhashParams(verify=True, threshold=threshold)
+    keep = _verify(str(work), a, b, p)
+    expected = []
+    for x, y in pairs:
+        sx, sy = set(lists[x]), set(lists[y])
+        expected.append(bool(sx | sy) and len(sx & sy) / len(sx | sy) >= threshold)
+    assert keep.tolist() == expected

@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The compiled loops of ``minhash.py``: tokenize + hash, roll shingles, MinHash, union-find; and the
+"""The compiled loops of ``minhash.py``: tokenize + hash, roll shingles, MinHash, union-find, set
+intersections (``verify``); and the
 text normalization of ``exact.py`` (case folding and whitespace, with the same Unicode tables).
 
 Each function is the C translation of the Python reference kernel of the same name in ``minhash.py``
@@ -292,6 +293,34 @@ def union_all(int64_t[::1] parent, const int64_t[::1] a, const int64_t[::1] b):
                     parent[rb] = ra
                 else:
                     parent[ra] = rb
+
+
+def intersections(
+    const uint64_t[::1] values, const int64_t[::1] off, const int64_t[::1] a, const int64_t[::1] b,
+    int64_t[::1] out,
+):
+    """out[i] = |set a[i] ∩ set b[i]|, where set d is values[off[d]:off[d + 1]], sorted and distinct: a
+    merge of the two runs."""
+    cdef Py_ssize_t i, n = off.shape[0] - 1
+    cdef int64_t x, xe, y, ye, c
+    if not (a.shape[0] == b.shape[0] == out.shape[0]):
+        raise ValueError("a, b and out differ in length")
+    for i in range(a.shape[0]):
+        if not (0 <= a[i] < n and 0 <= b[i] < n):
+            raise IndexError(f"pair {i} ({a[i]}, {b[i]}) is outside 0..{n - 1}")
+    with nogil:
+        for i in range(a.shape[0]):
+            x, xe, y, ye, c = off[a[i]], off[a[i] + 1], off[b[i]], off[b[i] + 1], 0
+            while x < xe and y < ye:
+                if values[x] < values[y]:
+                    x += 1
+                elif values[y] < values[x]:
+                    y += 1
+                else:
+                    c += 1
+                    x += 1
+                    y += 1
+            out[i] = c
 
 
 def flatten(int64_t[::1] parent):
