@@ -14,7 +14,8 @@ rows, no verification of candidates, union-find clusters, the first document (in
 **Runs** (each a fresh subprocess; ``_measure.py``: CPU time and peak RSS of the process tree):
 
 * gencommons ``minhash_dedup`` (defaults), the local executor at 1 and 2 workers, one task per file;
-  and at 1 worker with ``hashing: superminhash`` (lower-variance values, a steeper curve);
+  at 1 worker with ``hashing: superminhash`` (lower-variance values, a steeper curve); and at 1 worker
+  with ``verify: true`` (the true Jaccard of every candidate pair; no peer has it, so no ratio);
 * datasketch ``MinHash`` + ``MinHashLSH`` and rensa ``RMinHash`` + ``RMinHashLSH``, each inside the
   same complete step (``_minhash_peer_driver.py``: read, tokenize, shingle, signatures, LSH
   insert/query, union-find, keep-first filter, Parquet output) in one process;
@@ -90,6 +91,7 @@ FLOOR_RUNS = (  # (run, --tool of _minhash_peer_driver.py): phases only, not a c
 FLOORS = tuple(tool for _, tool in FLOOR_RUNS)
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
 SUPERMINHASH = "gencommons superminhash w=1"  # hashing: superminhash (the default is minhash)
+VERIFY = "gencommons verify w=1"  # verify: true (no peer verifies: its cost, not a ratio)
 
 
 def assignments(run: Run) -> dict[str, Any]:
@@ -288,6 +290,16 @@ def main(argv: list[str] | None = None) -> int:
             SUPERMINHASH,
             corpus,
             params=minhash_params(BANDS, ROWS, hashing="superminhash"),
+            workers=1,
+            snapshot=snapshot,
+            work=WORK,
+        )
+    )
+    runs.append(
+        gencommons_minhash_run(
+            VERIFY,
+            corpus,
+            params=minhash_params(BANDS, ROWS, verify=True),
             workers=1,
             snapshot=snapshot,
             work=WORK,
