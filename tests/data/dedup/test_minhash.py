@@ -730,3 +730,18 @@ def test_verify_equals_the_jaccard_of_python_sets(
         sx, sy = set(lists[x]), set(lists[y])
         expected.append(bool(sx | sy) and len(sx & sy) / len(sx | sy) >= threshold)
     assert keep.tolist() == expected
+
+
+def test_verify_names_a_work_folder_without_the_shingles(tmp_path: Path) -> None:
+    from gencommons.data.dedup.minhash import _verify
+
+    (tmp_path / "shingles").mkdir()
+    pq.write_table(
+        pa.table({"doc": pa.array([0], pa.uint64()), "shingles": pa.array([[1, 2]], pa.list_(pa.uint64()))}),
+        tmp_path / "shingles" / "s00000-p000000.parquet",
+    )
+    p = MinhashParams(verify=True, threshold=0.5)
+    with pytest.raises(RuntimeError, match="shingles lacks documents"):
+        _verify(str(tmp_path), np.array([0], np.uint64), np.array([1], np.uint64), p)
+    with pytest.raises(RuntimeError, match="shingles lacks documents"):
+        _verify(str(tmp_path / "nowhere"), np.array([0], np.uint64), np.array([1], np.uint64), p)

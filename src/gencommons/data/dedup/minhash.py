@@ -763,11 +763,14 @@ def _verify(workdir: str, a: np.ndarray, b: np.ndarray, p: MinhashParams) -> np.
     Python sets took ~60 B), and each pair's intersection is counted by a compiled merge of its two
     runs (``_intersections_py`` is the reference)."""
     values, off, docs = _shingle_runs(workdir, np.unique(np.concatenate([a, b])))
+    missing = RuntimeError(f"minhash_dedup: {workdir}/shingles lacks documents of candidate pairs")
+    if len(docs) == 0:
+        raise missing
     order = np.argsort(docs, kind="stable")
-    ia = order[np.minimum(np.searchsorted(docs[order], a), max(len(docs) - 1, 0))]
-    ib = order[np.minimum(np.searchsorted(docs[order], b), max(len(docs) - 1, 0))]
-    if len(docs) == 0 or not (np.array_equal(docs[ia], a) and np.array_equal(docs[ib], b)):
-        raise RuntimeError(f"minhash_dedup: {workdir}/shingles lacks documents of candidate pairs")
+    ia = order[np.minimum(np.searchsorted(docs[order], a), len(docs) - 1)]
+    ib = order[np.minimum(np.searchsorted(docs[order], b), len(docs) - 1)]
+    if not (np.array_equal(docs[ia], a) and np.array_equal(docs[ib], b)):
+        raise missing
     inter = np.zeros(len(a), dtype=np.int64)
     _kernels()["intersections"](values, off, ia.astype(np.int64), ib.astype(np.int64), inter)
     sizes = np.diff(off)
