@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gencommons.data import numpy_arrow as na
 from gencommons.data.config import InputConfig, PipelineConfig
 from gencommons.data.document import LICENSE, TEXT
 from gencommons.data.io.parquet import STREAMING
@@ -308,10 +310,11 @@ def _with_defaults(batch: pa.Table, icfg: InputConfig) -> pa.Table:
         if name in batch.column_names:
             col = batch[name]
             if col.null_count:
-                filled = pc.fill_null(col.cast(pa.string()), default)
+                # the fill value as an Arrow scalar: a Python one makes pyarrow import pandas (numpy_arrow.py)
+                filled = pc.fill_null(col.cast(pa.string()), na.strings_where(np.ones(1, bool), default)[0])
                 batch = _set_column(batch, name, filled)
         else:
-            batch = batch.append_column(name, pa.array([default] * n, pa.string()))
+            batch = batch.append_column(name, na.strings_where(np.ones(n, bool), default))
     return batch
 
 

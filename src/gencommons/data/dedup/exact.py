@@ -27,11 +27,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
+from gencommons.data import numpy_arrow as na
 from gencommons.data.dedup import _unicode
 from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
@@ -95,18 +95,18 @@ def _reduce(workdir: str, task: int, n_shards: int, p: ExactDedupParams) -> None
     os.makedirs(os.path.dirname(out), exist_ok=True)
     schema = pa.schema([("shard", pa.uint32()), ("row", pa.uint64())])
     if not files:
-        pq.write_table(schema.empty_table(), out + ".tmp")
+        pq.write_table(na.empty_table(schema), out + ".tmp")
         os.replace(out + ".tmp", out)
         return
-    t = pa.concat_tables(pq.read_table(f) for f in files)
-    hashes, shard, row = (t[c].to_numpy() for c in ("hash", "shard", "row"))
+    t = pa.concat_tables(read_file(f) for f in files)
+    hashes, shard, row = (na.values(t[c]) for c in ("hash", "shard", "row"))
     del t
     order = np.lexsort((row, shard, hashes))  # by hash, then input order
     dup = np.zeros(len(order), dtype=bool)
     np.equal(hashes[order][1:], hashes[order][:-1], out=dup[1:])  # all but the first of each hash
     order = order[dup]
     order = order[np.lexsort((row[order], shard[order]))]
-    pq.write_table(pa.table({"shard": shard[order], "row": row[order]}).cast(schema), out + ".tmp")
+    pq.write_table(na.table({"shard": shard[order], "row": row[order]}).cast(schema), out + ".tmp")
     os.replace(out + ".tmp", out)
 
 
@@ -150,12 +150,8 @@ class ExactDedup:
                 continue
             folder = os.path.join(workdir, "sig", f"b{b:04d}")
             os.makedirs(folder, exist_ok=True)
-            table = pa.table(
-                {
-                    "hash": pa.array(hashes[idx]),
-                    "shard": pa.array(np.full(len(idx), shard, dtype=np.uint32)),
-                    "row": pa.array(rows[idx]),
-                }
+            table = na.table(
+                {"hash": hashes[idx], "shard": np.full(len(idx), shard, dtype=np.uint32), "row": rows[idx]}
             )
             path = os.path.join(folder, f"s{shard:05d}-p{part:06d}.parquet")
             pq.write_table(table, path + ".tmp")
@@ -164,17 +160,17 @@ class ExactDedup:
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
         dup = np.zeros(n_rows, dtype=bool)
         for f in sorted(glob.glob(os.path.join(glob.escape(workdir), "dec", "*.parquet"))):
-            t = pq.read_table(f)
-            rows = t["row"].to_numpy()[t["shard"].to_numpy() == shard]
+            t = read_file(f)
+            rows = na.values(t["row"])[na.values(t["shard"]) == shard]
             dup[rows.astype(np.int64)] = True
         hashes = np.zeros(n_rows, dtype=np.uint64)
         for f in glob.glob(os.path.join(glob.escape(workdir), "sig", "b*", f"s{shard:05d}-*.parquet")):
             sig = read_file(f)
-            hashes[sig["row"].to_numpy().astype(np.int64)] = sig["hash"].to_numpy()
+            hashes[na.values(sig["row"]).astype(np.int64)] = na.values(sig["hash"])
         return pa.table(
             {
-                "reason": pc.if_else(pa.array(dup), pa.scalar(REASON), pa.scalar(None, pa.string())),
-                "exact_dedup_hash": pa.array(hashes),
+                "reason": na.strings_where(dup, REASON),
+                "exact_dedup_hash": na.array(hashes),
             }
         )
 

@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
+from gencommons.data import numpy_arrow as na
 from gencommons.data.dedup import _unicode
 from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
@@ -239,16 +240,16 @@ def _scope_hashes(batch: pa.Table, p: MinhashParams) -> np.ndarray:
         from gencommons.errors import ConfigError
 
         raise ConfigError(f"minhash_dedup.scope: no column {p.scope!r} in the documents")
-    values = pc.fill_null(batch[p.scope].cast(pa.string()), "").combine_chunks().dictionary_encode()
+    values = batch[p.scope].cast(pa.string()).combine_chunks().dictionary_encode(null_encoding="encode")
     salt = (p.seed % 2**64).to_bytes(8, "little")
     table = np.array(
         [
-            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8, key=salt).digest(), "little")
+            int.from_bytes(hashlib.blake2b((v or "").encode(), digest_size=8, key=salt).digest(), "little")
             for v in values.dictionary.to_pylist()
         ],
         dtype=np.uint64,
     )
-    return table[values.indices.to_numpy(zero_copy_only=False)]
+    return table[na.values(values.indices)]
 
 
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -519,7 +520,7 @@ def _read_columns(files: list[str], columns: list[str]) -> dict[str, np.ndarray]
     for f in files:
         t = read_file(f, columns)
         for c in columns:
-            v = t[c].to_numpy()
+            v = na.values(t[c])
             if c not in out:
                 out[c] = np.empty(total, v.dtype)
             out[c][pos : pos + len(v)] = v
@@ -544,7 +545,7 @@ def _buckets(workdir: str, band: int, n_shards: int, p: MinhashParams) -> None:
     linked = docs != first
     a, b = first[linked], docs[linked]
     order = np.lexsort((b, a))
-    _write(pa.table({"a": a[order], "b": b[order]}), os.path.join(workdir, "edges", f"b{band:04d}.parquet"))
+    _write(na.table({"a": a[order], "b": b[order]}), os.path.join(workdir, "edges", f"b{band:04d}.parquet"))
 
 
 def _uf_find_py(parent: np.ndarray, x: int) -> int:
@@ -603,7 +604,7 @@ def _distinct_edges(edge_files: list[str], offsets: np.ndarray) -> tuple[np.ndar
         t = read_file(f, ["a", "b"])
         n = t.num_rows
         for col, shift in (("a", np.uint64(32)), ("b", np.uint64(0))):
-            d = t[col].to_numpy().astype(np.uint64, copy=False)
+            d = na.values(t[col]).astype(np.uint64, copy=False)
             dense = offsets[(d >> np.uint64(ROW_BITS)).astype(np.int64)].astype(np.uint64) + (d & mask)
             if shift:
                 keys[pos : pos + n] = dense << shift
@@ -649,9 +650,9 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
         survivor_at = roots  # the root is the first document of its cluster
     else:
         if p.keep == "longest":
-            rank = -info["length"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+            rank = -na.values(info["length"], null=0).astype(np.float64)
         else:
-            score = info["score"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+            score = na.values(info["score"], null=np.nan).astype(np.float64)
             rank = np.where(np.isnan(score), np.inf, -score)  # highest first, missing scores last
         order = np.lexsort((np.arange(len(nodes)), rank, cluster))
         starts = np.ones(len(order), dtype=bool)
@@ -665,7 +666,7 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     bounds = np.searchsorted(shard, np.arange(n_shards + 1))  # nodes are sorted, so are their shards
     for s in range(n_shards):
         lo, hi = bounds[s], bounds[s + 1]
-        part = pa.table({"row": row[lo:hi], "cluster": cluster[lo:hi], "duplicate": duplicate[lo:hi]})
+        part = na.table({"row": row[lo:hi], "cluster": cluster[lo:hi], "duplicate": duplicate[lo:hi]})
         _write(part, os.path.join(workdir, "dec", f"s{s:05d}.parquet"))
     # the cluster table: members in input order, clusters by size (largest first), then input order
     by_cluster = np.argsort(cluster, kind="stable")
@@ -673,17 +674,17 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     offsets = np.zeros(len(roots) + 1, dtype=np.int32)
     np.cumsum(sizes, out=offsets[1:])
     ids = info["id"].combine_chunks()
-    member_ids = pa.ListArray.from_arrays(pa.array(offsets), ids.take(pa.array(by_cluster)))
+    member_ids = pa.ListArray.from_arrays(na.array(offsets), ids.take(na.array(by_cluster)))
     first_member = by_cluster[offsets[:-1]]
     second_member = by_cluster[np.minimum(offsets[:-1] + 1, offsets[1:] - 1)]
     example_dup = np.where(first_member == survivor_at, second_member, first_member)
     rank = np.lexsort((np.arange(len(roots)), -sizes))
-    table = pa.table(
+    table = na.table(
         {
             "cluster": np.arange(len(roots), dtype=np.int64)[rank],
             "size": sizes[rank],
-            "member_ids": member_ids.take(pa.array(rank)),
-            "survivor_id": ids.take(pa.array(survivor_at[rank])),
+            "member_ids": member_ids.take(na.array(rank)),
+            "survivor_id": ids.take(na.array(survivor_at[rank])),
         }
     )
     keep_dir = os.path.join(workdir, "keep")
@@ -706,10 +707,10 @@ def _clusters(workdir: str, task: int, n_shards: int, p: MinhashParams) -> None:
     ]
     _write_report(rows, len(roots), os.path.join(keep_dir, "report.md"), p, removed_by_verify, n_dup)
     _write(
-        pa.table(
+        na.table(
             {
-                "removed_by_verify": pa.array([removed_by_verify], pa.int64()),
-                "candidate_edges": pa.array([candidate_edges], pa.int64()),
+                "removed_by_verify": np.array([removed_by_verify], np.int64),
+                "candidate_edges": np.array([candidate_edges], np.int64),
             }
         ),
         os.path.join(workdir, "stats.parquet"),
@@ -736,16 +737,16 @@ def _wanted_rows(workdir: str, sub: str, docs: np.ndarray, columns: list[str] | 
         if lo == hi:
             continue
         t = read_file(f, columns)
-        mask = np.isin(t["doc"].to_numpy(), docs[lo:hi], assume_unique=True)
+        mask = np.isin(na.values(t["doc"]), docs[lo:hi], assume_unique=True)
         if mask.any():
-            yield t.filter(pa.array(mask))
+            yield t.filter(na.array(mask))
 
 
 def _doc_info(workdir: str, docs: np.ndarray, columns: list[str]) -> pa.Table:
     """``columns`` (of id, length, preview, score) of ``docs`` (sorted, unique, all saved), in their
     order, read from ``docs/`` one file at a time."""
     if not len(docs):
-        return pa.schema([_DOC_INFO[c] for c in columns]).empty_table()
+        return na.empty_table(pa.schema([_DOC_INFO[c] for c in columns]))
     parts = list(_wanted_rows(workdir, "docs", docs, ["doc", *columns]))
     found = pa.concat_tables(parts) if parts else None
     if found is None or found.num_rows != len(docs):
@@ -790,10 +791,8 @@ def _shingle_runs(workdir: str, wanted: np.ndarray) -> tuple[np.ndarray, np.ndar
     counts, docs = [], []
     for t in _wanted_rows(workdir, "shingles", wanted, None):
         lists = t["shingles"].combine_chunks()
-        flat = lists.flatten().to_numpy().astype(np.uint64, copy=False)
-        seg = np.repeat(
-            np.arange(len(lists), dtype=np.int64), pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-        )
+        flat = na.values(lists.flatten()).astype(np.uint64, copy=False)
+        seg = np.repeat(np.arange(len(lists), dtype=np.int64), na.values(pc.list_value_length(lists)))
         order = np.lexsort((flat, seg))
         flat, seg = flat[order], seg[order]
         del order
@@ -805,7 +804,7 @@ def _shingle_runs(workdir: str, wanted: np.ndarray) -> tuple[np.ndarray, np.ndar
         values[used : used + len(run)] = run
         used += len(run)
         counts.append(np.bincount(seg[first], minlength=len(lists)))
-        docs.append(t["doc"].to_numpy().astype(np.uint64, copy=False))
+        docs.append(na.values(t["doc"]).astype(np.uint64, copy=False))
     values.resize(used, refcheck=False)
     off = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
     if counts:
@@ -928,7 +927,7 @@ class MinhashDedup:
             has.append(np.diff(off) > 0)  # documents without shingles join no bucket
             if p.verify:
                 shingle_lists.append(
-                    pa.ListArray.from_arrays(pa.array(off.astype(np.int32)), pa.array(shingles))
+                    pa.ListArray.from_arrays(na.array(off.astype(np.int32)), na.array(shingles))
                 )
         key = np.concatenate(keys) if keys else np.zeros((0, p.bands_rows[0]), np.uint64)
         with_shingles = np.concatenate(has) if has else np.zeros(0, bool)
@@ -936,7 +935,7 @@ class MinhashDedup:
         cols = {"doc": docs[with_shingles]} | {
             f"k{b:04d}": key[with_shingles, b] for b in range(key.shape[1])
         }
-        _write(pa.table(cols), os.path.join(workdir, "sig", name), compression="none")
+        _write(na.table(cols), os.path.join(workdir, "sig", name), compression="none")
         info: dict[str, Any] = {
             "doc": docs,
             "id": batch["id"],
@@ -951,14 +950,16 @@ class MinhashDedup:
                     f"minhash_dedup.score_column: no column {p.score_column!r} in the documents"
                 )
             info["score"] = batch[p.score_column].cast(pa.float64())
-        _write(pa.table(info), os.path.join(workdir, "docs", name))
+        _write(na.table(info), os.path.join(workdir, "docs", name))
         if p.verify:
             lists = (
                 pa.chunked_array(shingle_lists, pa.list_(pa.uint64()))
                 if shingle_lists
-                else pa.array([], pa.list_(pa.uint64()))
+                else pa.ListArray.from_arrays(
+                    na.array(np.zeros(1, np.int32)), na.array(np.zeros(0, np.uint64))
+                )
             )
-            _write(pa.table({"doc": docs, "shingles": lists}), os.path.join(workdir, "shingles", name))
+            _write(na.table({"doc": docs, "shingles": lists}), os.path.join(workdir, "shingles", name))
 
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
         dup = np.zeros(n_rows, dtype=bool)
@@ -966,13 +967,13 @@ class MinhashDedup:
         path = os.path.join(workdir, "dec", f"s{shard:05d}.parquet")
         if os.path.exists(path):
             t = read_file(path)
-            rows = t["row"].to_numpy().astype(np.int64)
-            dup[rows] = t["duplicate"].to_numpy(zero_copy_only=False)
-            cluster[rows] = t["cluster"].to_numpy()
+            rows = na.values(t["row"]).astype(np.int64)
+            dup[rows] = na.values(t["duplicate"])
+            cluster[rows] = na.values(t["cluster"])
         return pa.table(
             {
-                "reason": pc.if_else(pa.array(dup), pa.scalar(REASON), pa.scalar(None, pa.string())),
-                "minhash_dedup_cluster": pa.array(cluster, mask=cluster < 0),
+                "reason": na.strings_where(dup, REASON),
+                "minhash_dedup_cluster": na.array(cluster, null=cluster < 0),
             }
         )
 
