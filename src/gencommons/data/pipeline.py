@@ -43,7 +43,7 @@ from gencommons.data.executors import NullProgress, Progress, executors
 from gencommons.data.io.parquet import read_file
 from gencommons.data.io.reading import EXTENSIONS, detect_format
 from gencommons.data.io.writing import conform
-from gencommons.data.runner import InputFile, MapTask, ReduceTask, Shard
+from gencommons.data.runner import InputFile, MapTask, ReduceTask, Shard, release_memory
 from gencommons.data.step import StepCounts
 from gencommons.data.workdir import Workdir
 from gencommons.errors import ConfigError, OutputConflictError
@@ -187,6 +187,7 @@ class Pipeline:
             from gencommons.data.resources import check_fits
 
             check_fits(self.resource_plan(workers=workers), out)
+            release_memory()  # the plan's sample batch: the driver stays resident while workers run
         os.makedirs(wd.root, exist_ok=True)
         if not os.path.exists(wd.path("run.json")):
             write_json_atomic(wd.path("run.json"), {"config_hash": fp, "config": resolved})
