@@ -82,6 +82,12 @@ def test_a_null_without_a_fill_value_is_an_error() -> None:
         na.values(pa.array([1, None, 3]))
 
 
+def test_all_null_columns_take_the_fill_value() -> None:
+    np.testing.assert_array_equal(na.values(pa.nulls(3, pa.int64()), null=-1), [-1, -1, -1])
+    np.testing.assert_array_equal(na.values(pa.array([None, 2.5, None])[1:], null=0.0), [2.5, 0.0])
+    assert na.values(pa.chunked_array([], pa.uint32())).dtype == np.uint32
+
+
 def test_strings_and_2d_arrays_are_refused() -> None:
     with pytest.raises(TypeError, match="numbers or bools"):
         na.array(np.array(["a", "b"]))

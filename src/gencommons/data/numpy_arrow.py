@@ -84,9 +84,13 @@ def values(arr: pa.Array | pa.ChunkedArray, *, null: float | bool | None = None)
     if arr.null_count:
         if null is None:
             raise ValueError(f"{arr.null_count} null value(s) in a column that must have none")
-        valid = np.unpackbits(np.frombuffer(arr.buffers()[0], np.uint8), count=offset + n, bitorder="little")
+        bitmap = arr.buffers()[0]
         out = out.copy()
-        out[valid[offset:] == 0] = null
+        if bitmap is None:  # all null, without a bitmap
+            out[:] = null
+        else:
+            valid = np.unpackbits(np.frombuffer(bitmap, np.uint8), count=offset + n, bitorder="little")
+            out[valid[offset:] == 0] = null
     return out
 
 

@@ -66,3 +66,18 @@ def test_ray_runs_every_dedup_stage_like_local(
     assert outs["ray"]["content_id"] == outs["local"]["content_id"]
     assert outs["ray"]["steps"][0]["dropped"] == outs["local"]["steps"][0]["dropped"]
     assert outs["ray"]["steps"][0]["counts"] == outs["local"]["steps"][0]["counts"]
+
+
+def test_ray_workers_get_the_drivers_allocator_setting(ray_cluster: None) -> None:
+    """Importing gencommons sets MIMALLOC_PURGE_DELAY (src/gencommons/__init__.py); the workers of a
+    cluster the driver starts inherit it, so their Arrow allocator hands memory back as the driver's does."""
+    import os
+
+    import gencommons  # noqa: F401 - sets the variable
+
+    @ray.remote
+    def purge_delay() -> str | None:
+        return os.environ.get("MIMALLOC_PURGE_DELAY")
+
+    assert os.environ["MIMALLOC_PURGE_DELAY"]
+    assert ray.get(purge_delay.remote()) == os.environ["MIMALLOC_PURGE_DELAY"]
