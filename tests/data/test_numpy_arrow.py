@@ -107,6 +107,12 @@ def test_strings_where_equals_if_else(mask: np.ndarray, text: str) -> None:
     assert got.equals(want)
 
 
+def test_repeated() -> None:
+    assert na.repeated("NOASSERTION", 3).to_pylist() == ["NOASSERTION"] * 3
+    assert na.repeated("x", 0).to_pylist() == []
+    assert na.repeated("ü", 1)[0].as_py() == "ü"
+
+
 def test_table_keeps_order_and_arrow_columns() -> None:
     ids = pa.array(["x", "y"])
     t = na.table({"n": np.array([1, 2], np.uint32), "id": ids, "flag": np.array([True, False])})

@@ -126,6 +126,11 @@ def strings_where(mask: np.ndarray, text: str) -> pa.Array:
     )
 
 
+def repeated(text: str, n: int) -> pa.Array:
+    """A string array of ``n`` times ``text`` (``[0]`` of it: an Arrow scalar, for compute functions)."""
+    return strings_where(np.ones(n, dtype=bool), text)
+
+
 def empty_table(schema: pa.Schema) -> pa.Table:
     """A table of no rows (``Schema.empty_table`` imports pandas)."""
     return pa.Table.from_batches([], schema=schema)

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -311,10 +310,10 @@ def _with_defaults(batch: pa.Table, icfg: InputConfig) -> pa.Table:
             col = batch[name]
             if col.null_count:
                 # the fill value as an Arrow scalar: a Python one makes pyarrow import pandas (numpy_arrow.py)
-                filled = pc.fill_null(col.cast(pa.string()), na.strings_where(np.ones(1, bool), default)[0])
+                filled = pc.fill_null(col.cast(pa.string()), na.repeated(default, 1)[0])
                 batch = _set_column(batch, name, filled)
         else:
-            batch = batch.append_column(name, na.strings_where(np.ones(n, bool), default))
+            batch = batch.append_column(name, na.repeated(default, n))
     return batch
 
 
