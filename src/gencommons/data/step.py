@@ -124,7 +124,12 @@ class GlobalStep(Protocol):
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
     ) -> None:
-        """Write what the reduce stages need for this batch (rows first_row..) under ``workdir``."""
+        """Write what the reduce stages need for this batch (rows first_row..) under ``workdir``.
+
+        A step may also define ``finish_signatures(p, *, workdir, shard)``: the engine calls it once
+        when the map task has saved its last batch (before the task counts as done), so that a step
+        may gather several batches into one file (``dedup/spool.py``) and write the rest there.
+        """
 
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
         """Row-aligned table for one shard: ``reason`` (null keeps) plus annotation columns.

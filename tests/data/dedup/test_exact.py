@@ -42,6 +42,7 @@ def _run(shards: list[list[str]], partitions: int, batch: int) -> list[list[bool
                     part=part,
                     first_row=start,
                 )
+            step.finish_signatures(p, workdir=wd, shard=s)
         (stage,) = step.reduce_stages
         for t in range(stage.tasks(p, len(shards))):
             stage.run(wd, t, len(shards), p)

@@ -204,7 +204,13 @@ _JUNK = st.sampled_from(
 def test_arrow_blocks_equal_the_record_path(tmp_path: Path, lines: list[bytes], batch_size: int) -> None:
     """Whatever the lines, the reader (Arrow's JSON reader on plain blocks) gives the same documents,
     the same column types and the same bad records as orjson record by record, block for block."""
-    from gencommons.data.io.jsonl import _record_batches
+    from gencommons.data.io.jsonl import _Block, _record_batches
+
+    def block(lines: list[tuple[int, bytes]]) -> _Block:
+        b = _Block()
+        for line_no, raw in lines:
+            b.add(line_no, raw)
+        return b
 
     p = _write(tmp_path / "h.jsonl", lines)
     opts = ReadOptions(batch_size=batch_size)
@@ -215,12 +221,31 @@ def test_arrow_blocks_equal_the_record_path(tmp_path: Path, lines: list[bytes], 
     want = [
         b
         for k in range(0, len(kept), batch_size)
-        for b in _record_batches(kept[k : k + batch_size], str(p), opts, want_bad)
+        for b in _record_batches(block(kept[k : k + batch_size]), str(p), opts, want_bad)
     ]
     assert [(b.schema, b.to_pylist()) for b in got] == [(b.schema, b.to_pylist()) for b in want]
     assert [(r["line"], r["reason"]) for r in got_bad.records] == [
         (r["line"], r["reason"]) for r in want_bad.records
     ] + ([(None, "empty_file")] if not kept else [])
+
+
+@given(
+    lines=st.lists(
+        st.tuples(st.binary(max_size=30).filter(lambda b: b"\n" not in b), st.booleans()), max_size=20
+    )
+)
+def test_block_holds_each_line_once_and_gives_it_back_as_read(lines: list[tuple[bytes, bool]]) -> None:
+    """A block's bytes are its lines, each ending in a newline (what Arrow parses); ``records`` gives
+    every line back exactly as read, with its number (what the record path and the quarantine see)."""
+    from gencommons.data.io.jsonl import _Block
+
+    block = _Block()
+    raws = [body + (b"\n" if nl else b"") for body, nl in lines]
+    for i, raw in enumerate(raws):
+        block.add(2 * i + 1, raw)
+    assert len(block) == len(raws)
+    assert bytes(block.data) == b"".join(body + b"\n" for body, _ in lines)
+    assert list(block.records()) == [(2 * i + 1, raw) for i, raw in enumerate(raws)]
 
 
 def test_plain_blocks_take_the_arrow_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,7 +275,7 @@ def test_files_arrow_cannot_take_stop_trying(tmp_path: Path, monkeypatch: pytest
     real = jsonl._arrow_block
 
     def counting(block: Any, path: str, opts: ReadOptions) -> Any:
-        calls.append(block[0][0])
+        calls.append(block.lines[0])
         return real(block, path, opts)
 
     monkeypatch.setattr(jsonl, "_arrow_block", counting)

@@ -24,6 +24,19 @@ def test_gunzip_equals_gzip_decompress(parts: list[bytes], level: int) -> None:
 
 
 @settings(max_examples=60, deadline=None)
+@given(parts=members, read=st.integers(1, 5000))
+def test_any_read_size_decodes_the_same(parts: list[bytes], read: int) -> None:
+    """Compressed bytes are read ``READ_BYTES`` at a time (64 KB); any size, even one splitting every
+    member header, decodes to the same bytes."""
+    from gencommons.data.io import reading
+
+    blob = b"".join(gzip.compress(p) for p in parts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reading, "READ_BYTES", read)
+        assert _gunzip(io.BytesIO(blob)).read() == b"".join(parts)
+
+
+@settings(max_examples=60, deadline=None)
 @given(parts=members, cut=st.floats(0.05, 0.95))
 def test_a_cut_stream_gives_every_complete_member_then_eof_error(parts: list[bytes], cut: float) -> None:
     """Everything before the cut comes out (at least every complete member), then EOFError."""

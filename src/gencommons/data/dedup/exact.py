@@ -5,7 +5,7 @@ A global step in three moves (see ``data/step.py``):
 1. signatures (map stage): xxh3-64 of the normalized text (case-folded by Unicode full case folding,
    whitespace runs collapsed to one space, stripped; one compiled pass over the Arrow bytes with the
    tables of ``_unicode.py``), written per hash partition: ``sig/bBBB/sSSSSS-pPPPPP.parquet`` (hash,
-   shard, row);
+   shard, row; one file per ~4 MB of them, ``spool.py``);
 2. reduce (``partitions`` parallel tasks): each reads one partition from every shard, sorts by
    (hash, shard, row) and marks every row but the first of its hash as a duplicate;
 3. decisions (next map stage): each shard reads its duplicates from every partition.
@@ -32,7 +32,7 @@ import xxhash
 from pydantic import Field
 
 from gencommons.data import numpy_arrow as na
-from gencommons.data.dedup import _unicode
+from gencommons.data.dedup import _unicode, spool
 from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
 
@@ -148,14 +148,13 @@ class ExactDedup:
             idx = order[bounds[b] : bounds[b + 1]]
             if len(idx) == 0:
                 continue
-            folder = os.path.join(workdir, "sig", f"b{b:04d}")
-            os.makedirs(folder, exist_ok=True)
             table = na.table(
                 {"hash": hashes[idx], "shard": np.full(len(idx), shard, dtype=np.uint32), "row": rows[idx]}
             )
-            path = os.path.join(folder, f"s{shard:05d}-p{part:06d}.parquet")
-            pq.write_table(table, path + ".tmp")
-            os.replace(path + ".tmp", path)
+            spool.add(os.path.join(workdir, "sig", f"b{b:04d}"), shard, part, table)
+
+    def finish_signatures(self, p: Any, *, workdir: str, shard: int) -> None:
+        spool.flush(workdir, shard)
 
     def decisions(self, p: Any, *, workdir: str, shard: int, n_rows: int) -> pa.Table:
         dup = np.zeros(n_rows, dtype=bool)
