@@ -29,8 +29,10 @@ def run_local(
 ) -> list[dict[str, Any]]:
     """Run ``fn`` over tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
     del address
-    workers = min(workers or default_workers(), max(1, len(tasks)))
-    if workers == 1:
+    workers = workers or default_workers()
+    # a single task runs in-process, unless the run's pool is already up: then a worker takes it, and
+    # the driver, resident all run long, does not grow to that task's peak (MinHash's cluster stage)
+    if workers == 1 or (len(tasks) <= 1 and (_POOL is None or _POOL[0] != workers)):
         runner.set_progress(progress.docs)
         try:
             out = []
