@@ -78,7 +78,8 @@ def read_jsonl(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Tab
 class _Block:
     """The non-blank lines of one batch: their bytes once, one after the other, each ending in a
     newline (what Arrow's JSON reader parses, without a copy), with their line numbers and where each
-    ends. A list of lines joined into one buffer held the text twice while Arrow parsed it."""
+    line, as read, lies in it. A list of lines joined into one buffer held the text twice while Arrow
+    parsed it."""
 
     data: bytearray = field(default_factory=bytearray)
     lines: list[int] = field(default_factory=list)
