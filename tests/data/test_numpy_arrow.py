@@ -77,6 +77,18 @@ def test_values_of_a_chunked_array_are_its_chunks_in_order(parts: list[np.ndarra
     assert got.dtype == np.int64
 
 
+@given(st.lists(st.none() | st.text(), max_size=30), st.booleans())
+def test_strings_equal_pyarrows_conversion(texts: list[str | None], large: bool) -> None:
+    """Python strings and Nones (any Unicode, surrogates excluded by ``st.text``) as Arrow equal what
+    ``pa.array`` makes of them, nulls included."""
+    got = na.strings(texts, large=large)
+    want = pa.array(texts, pa.large_string() if large else pa.string())
+    got.validate(full=True)
+    assert got.type == want.type
+    assert got.equals(want)
+    assert got.null_count == sum(t is None for t in texts)
+
+
 def test_a_null_without_a_fill_value_is_an_error() -> None:
     with pytest.raises(ValueError, match="1 null value"):
         na.values(pa.array([1, None, 3]))
@@ -122,8 +134,8 @@ def test_table_keeps_order_and_arrow_columns() -> None:
 
 
 def test_dedup_runs_never_import_pandas(tmp_path: Path) -> None:
-    """A MinHash run (verify, keep by score, a scope) and an exact-dedup run, in a fresh interpreter
-    with pandas installed, never import it (~34 MB and ~0.3 CPU-s a process)."""
+    """A MinHash run (verify, keep by score, a scope), an exact-dedup run and a substring-dedup run, in
+    a fresh interpreter with pandas installed, never import it (~34 MB and ~0.3 CPU-s a process)."""
     pytest.importorskip("pandas")
     words = np.array(["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven"])
     rng = np.random.default_rng(0)
@@ -148,19 +160,22 @@ def test_dedup_runs_never_import_pandas(tmp_path: Path) -> None:
             "scope": "source",
         }
     }
+    substring = {"substring_dedup": {"min_tokens": 10}}
     code = (
         "import sys\n"
         "from gencommons.data.pipeline import Pipeline\n"
         f"tmp = {str(tmp_path)!r}\n"
-        "for name, step in (('m', " + repr(minhash) + "), ('e', 'exact_dedup')):\n"
+        "for name, step in (('m', " + repr(minhash) + "), ('e', 'exact_dedup'), ('s', " + repr(substring) + ")):\n"
         "    r = Pipeline.from_dict({'input': {'path': tmp + '/in.jsonl'}, 'steps': [step], 'output': {'path': tmp + '/' + name}}).run()\n"
-        "    print(r.manifest['counts']['documents_out'])\n"
+        "    print(r.manifest['counts']['documents_out'], r.manifest['steps'][0]['counts'].get('docs_changed', 0))\n"
         "print('pandas' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout.split()
     assert out[-1] == "False"
-    # both steps removed duplicates
+    # MinHash and exact dedup removed duplicates; substring dedup cut repeated spans (and dropped the
+    # documents left too short)
     assert 0 < int(out[0]) < 60
-    assert 0 < int(out[1]) < 60
+    assert 0 < int(out[2]) < 60
+    assert int(out[4]) < 60 and int(out[5]) > 0

@@ -7,13 +7,14 @@ CPU-s in every engine process (measured on the MinHash benchmark, 32,880 documen
 170 MB, 2.8 against 2.4 CPU-s; ``bench/minhash_vs_peers.py``'s data-extra-only row). The dedup steps and
 the runner move numbers, flags and one constant string between numpy and Arrow; these functions wrap
 and unwrap the buffers directly (zero-copy for numbers), so a MinHash or exact-dedup run never
-imports pandas (``tests/data/test_numpy_arrow.py`` runs one and checks). Anything else (strings,
-nested values, user data) goes through pyarrow's own conversions as before.
+imports pandas (``tests/data/test_numpy_arrow.py`` runs one and checks); ``strings`` does the same
+for the Python strings substring dedup builds. Anything else (nested values, user data) goes through
+pyarrow's own conversions as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -123,6 +124,24 @@ def strings_where(mask: np.ndarray, text: str) -> pa.Array:
         len(mask),
         [validity, pa.py_buffer(offsets), pa.py_buffer(raw * hits)],
         len(mask) - hits,
+    )
+
+
+def strings(texts: Sequence[str | None], *, large: bool = False) -> pa.Array:
+    """Python strings (``None``: null) as a string array (``large_string`` if ``large`` or past 2 GiB)."""
+    raw = [t.encode("utf-8") if t is not None else b"" for t in texts]
+    lengths = np.fromiter((len(r) for r in raw), dtype=np.int64, count=len(raw))
+    large = large or int(lengths.sum()) >= 2**31
+    offsets = np.zeros(len(raw) + 1, dtype=np.int64 if large else np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    null = np.fromiter((t is None for t in texts), dtype=bool, count=len(raw))
+    nulls = int(np.count_nonzero(null))
+    validity = pa.py_buffer(np.packbits(~null, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(
+        pa.large_string() if large else pa.string(),
+        len(raw),
+        [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(raw))],
+        nulls,
     )
 
 

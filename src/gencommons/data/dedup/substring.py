@@ -90,6 +90,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from gencommons.data import numpy_arrow as na
 from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
 from gencommons.errors import ConfigError, require
@@ -339,7 +340,7 @@ def _utf8(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     arr = arr.cast(pa.large_string())
     if arr.null_count:
-        arr = pc.fill_null(arr, "")
+        arr = pc.fill_null(arr, na.repeated("", 1)[0])  # an Arrow scalar: a Python one imports pandas
     _, offs, data = arr.buffers()
     offsets = np.frombuffer(offs, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
@@ -491,7 +492,7 @@ def _index_group(workdir: str, g: int, shards: set[int], p: SubstringDedupParams
     # document number -> (shard, row): the documents of the .bin files, in the same order
     rows, shard_of = [], []
     for shard, f in files:
-        r = read_file(f[: -len(".bin")] + ".parquet", columns=["row"])["row"].to_numpy()
+        r = na.values(read_file(f[: -len(".bin")] + ".parquet", columns=["row"])["row"])
         rows.append(r)
         shard_of.append(np.full(len(r), shard, dtype=np.int64))
     doc_row, doc_shard = np.concatenate(rows)[doc], np.concatenate(shard_of)[doc]
@@ -499,7 +500,7 @@ def _index_group(workdir: str, g: int, shards: set[int], p: SubstringDedupParams
     for shard in sorted(shards):
         sel = doc_shard == shard
         out = _cut_path(workdir, shard)
-        pq.write_table(pa.table({"row": doc_row[sel], "start": lo[sel], "end": hi[sel]}), out + ".tmp")
+        pq.write_table(na.table({"row": doc_row[sel], "start": lo[sel], "end": hi[sel]}), out + ".tmp")
         os.replace(out + ".tmp", out)
     log.info("%s group %d: %d units, %d ranges, %.1f s", NAME, g, n, len(doc), time.perf_counter() - t0)
 
@@ -531,9 +532,9 @@ def _edit_shard(
     """The shard's decisions table and counts: cut the ranges out of the changed documents."""
     parts = sorted(glob.glob(os.path.join(glob.escape(workdir), "sig", f"s{shard:05d}-p*.parquet")))
     schema = pa.schema([("row", pa.int64()), ("n_tokens", pa.int64())])
-    meta = pa.concat_tables([schema.empty_table()] + [read_file(f, columns=schema.names) for f in parts])
+    meta = pa.concat_tables([na.empty_table(schema)] + [read_file(f, columns=schema.names) for f in parts])
     n_rows = meta.num_rows
-    assert np.array_equal(meta["row"].to_numpy(), np.arange(n_rows))
+    assert np.array_equal(na.values(meta["row"]), np.arange(n_rows))
     removed = np.zeros(n_rows, dtype=np.int64)
     reason: list[str | None] = [None] * n_rows
     new_text: list[str | None] = [None] * n_rows
@@ -542,13 +543,13 @@ def _edit_shard(
     cuts = read_file(_cut_path(workdir, shard)) if parts else None
     if cuts is not None and cuts.num_rows:
         cuts = cuts.sort_by([("row", "ascending"), ("start", "ascending")])
-        changed, first = np.unique(cuts["row"].to_numpy(), return_index=True)
+        changed, first = np.unique(na.values(cuts["row"]), return_index=True)
         texts = pa.concat_tables([read_file(f, columns=["text"]) for f in parts])["text"]
-        data, offsets = _utf8(texts.take(pa.array(changed)))
+        data, offsets = _utf8(texts.take(na.array(changed)))
         bounds = np.append(first, cuts.num_rows)
-        lo, hi = cuts["start"].to_numpy(), cuts["end"].to_numpy()
+        lo, hi = na.values(cuts["start"]), na.values(cuts["end"])
         if p.unit == "word":  # unit ranges -> byte ranges: each word's start, then the document's end
-            n_tok = meta["n_tokens"].to_numpy()[changed]
+            n_tok = na.values(meta["n_tokens"])[changed]
             starts = np.empty(int(n_tok.sum()) + len(changed), dtype=np.int64)
             got = _kernels()["_scan_words"](data, offsets, np.empty(len(starts), np.uint32), starts)
             assert np.array_equal(got, n_tok)
@@ -578,15 +579,15 @@ def _edit_shard(
             counts["chars_removed"] += int(removed[row])
             counts["docs_changed"] += 1
         rows = [r for r in changed.tolist() if new_text[r] is not None]
-        words = word_counts(pa.array([new_text[r] for r in rows], pa.large_string()))
+        words = word_counts(na.strings([new_text[r] for r in rows], large=True))
         for row, nw in zip(rows, words.tolist(), strict=True):
             if nw < p.min_words_after:
                 reason[row] = REASON
-    table = pa.table(
+    table = na.table(
         {
-            "reason": pa.array(reason, pa.string()),
-            "text": pa.array(new_text, pa.large_string()),
-            f"{NAME}_removed_chars": pa.array(removed),
+            "reason": na.strings(reason),
+            "text": na.strings(new_text, large=True),
+            f"{NAME}_removed_chars": removed,
         }
     )
     return table, counts
@@ -635,10 +636,10 @@ class SubstringDedup:
         stem = os.path.join(folder, f"s{shard:05d}-p{part:06d}")
         stream.astype(">u4" if p.unit == "word" else np.uint8).tofile(stem + ".bin.tmp")
         os.replace(stem + ".bin.tmp", stem + ".bin")
-        meta = pa.table(
+        meta = na.table(
             {
-                "row": pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
-                "n_tokens": pa.array(counts.astype(np.int64)),
+                "row": np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),
+                "n_tokens": counts.astype(np.int64),
                 "text": batch["text"].cast(pa.large_string()),
             }
         )
