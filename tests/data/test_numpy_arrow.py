@@ -165,7 +165,11 @@ def test_dedup_runs_never_import_pandas(tmp_path: Path) -> None:
         "import sys\n"
         "from gencommons.data.pipeline import Pipeline\n"
         f"tmp = {str(tmp_path)!r}\n"
-        "for name, step in (('m', " + repr(minhash) + "), ('e', 'exact_dedup'), ('s', " + repr(substring) + ")):\n"
+        "for name, step in (('m', "
+        + repr(minhash)
+        + "), ('e', 'exact_dedup'), ('s', "
+        + repr(substring)
+        + ")):\n"
         "    r = Pipeline.from_dict({'input': {'path': tmp + '/in.jsonl'}, 'steps': [step], 'output': {'path': tmp + '/' + name}}).run()\n"
         "    print(r.manifest['counts']['documents_out'], r.manifest['steps'][0]['counts'].get('docs_changed', 0))\n"
         "print('pandas' in sys.modules)\n"
