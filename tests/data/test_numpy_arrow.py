@@ -184,3 +184,16 @@ def test_dedup_runs_never_import_pandas(tmp_path: Path) -> None:
     assert 0 < int(out[2]) < 60
     assert int(out[4]) < 60
     assert int(out[5]) > 0
+
+
+@given(sizes=st.lists(st.integers(0, 5), max_size=4))
+def test_contiguous_is_one_array_of_the_values_without_a_copy_of_one_chunk(sizes: list[int]) -> None:
+    chunks = [pa.array([f"d{n}-{i}" for i in range(n)], pa.large_string()) for n in sizes]
+    arr = pa.chunked_array(chunks, pa.large_string())
+    got = na.contiguous(arr)
+    assert isinstance(got, pa.Array)
+    assert got.to_pylist() == arr.to_pylist()
+    if len(chunks) == 1:  # the chunk itself: its data buffer, not a copy
+        assert got.buffers()[2].address == chunks[0].buffers()[2].address
+    plain = pa.array(["x"])
+    assert na.contiguous(plain) is plain

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from gencommons.data import numpy_arrow as na
 from gencommons.data.config import InputConfig, PipelineConfig
 from gencommons.data.document import LICENSE, TEXT
-from gencommons.data.io.parquet import STREAMING
+from gencommons.data.io.parquet import STREAMING, USE_THREADS
 from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.data.io.writing import ParquetWriter, WrittenFile, writers
 from gencommons.data.step import StepCounts
@@ -273,7 +273,7 @@ def _source_batches(
     kept_rows = 0
     for path in files:
         pf = pq.ParquetFile(path, **STREAMING)
-        for rb in pf.iter_batches(batch_size=_piece_rows(pf, cfg.batch_size)):
+        for rb in pf.iter_batches(batch_size=_piece_rows(pf, cfg.batch_size), use_threads=USE_THREADS):
             batch = pa.Table.from_batches([rb])
             n = batch.num_rows
             book.docs_read += n
@@ -390,10 +390,7 @@ def _apply_steps(
 def _to_arrow(s: pl.Series) -> pa.Array:
     import polars as pl
 
-    arr = s.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr
+    return na.contiguous(s.to_arrow(compat_level=pl.CompatLevel.oldest()))
 
 
 def _set_column(batch: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:

@@ -152,6 +152,9 @@ def test_compiled_normalization_matches_the_reference(texts: list[str], fold: bo
     p = ExactDedupParams(lowercase=fold, collapse_whitespace=collapse)
     got = [bytes(v).decode("utf-8") for v in normalized_texts(pa.array(texts, pa.string()), p)]
     assert got == [_normalize_reference(t, fold=fold, collapse=collapse) for t in texts]
+    # a column in chunks (as the reader gives batches) is normalized chunk by chunk, to the same texts
+    chunked = pa.chunked_array([pa.array(texts[:3], pa.string()), pa.array(texts[3:], pa.string())])
+    assert [bytes(v).decode("utf-8") for v in normalized_texts(chunked, p)] == got
 
 
 def test_case_variants_are_exact_duplicates() -> None:

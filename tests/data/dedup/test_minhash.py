@@ -745,3 +745,52 @@ def test_verify_names_a_work_folder_without_the_shingles(tmp_path: Path) -> None
         _verify(str(tmp_path), np.array([0], np.uint64), np.array([1], np.uint64), p)
     with pytest.raises(RuntimeError, match="shingles lacks documents"):
         _verify(str(tmp_path / "nowhere"), np.array([0], np.uint64), np.array([1], np.uint64), p)
+
+
+@given(
+    chunks=st.lists(st.lists(st.text(max_size=12), max_size=6), min_size=1, max_size=4),
+    nbytes=st.integers(1, 40),
+)
+def test_text_slices_cover_every_row_in_order_within_chunks(chunks: list[list[str]], nbytes: int) -> None:
+    from gencommons.data.dedup.minhash import text_slices
+
+    arr = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks], pa.large_string())
+    rows: list[str] = []
+    for first, piece in text_slices(arr, nbytes):
+        assert isinstance(piece, pa.Array)  # one chunk's slice: never combined (copied)
+        assert first == len(rows)
+        assert len(piece) >= 1
+        sizes = [len(t.encode()) for t in piece.to_pylist()]
+        assert len(sizes) == 1 or sum(sizes) <= nbytes
+        rows.extend(piece.to_pylist())
+    assert rows == arr.to_pylist()
+
+
+@pytest.mark.parametrize("hashing", ["minhash", "superminhash"])
+def test_a_batch_in_chunks_saves_the_signatures_of_the_combined_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashing: str
+) -> None:
+    """The reader gives batches in chunks; hashed chunk by chunk (and in slices smaller than a
+    chunk), they save the same signatures and document table as the batch in one piece."""
+    from gencommons.data.dedup import minhash
+
+    rng = random.Random(3)
+    texts = [" ".join(_words(rng.randrange(0, 60), rng)) for _ in range(40)]
+    ids = [f"d{i}" for i in range(40)]
+    whole = pa.table({"id": ids, "text": pa.array(texts, pa.large_string())})
+    chunked = pa.concat_tables([whole.slice(0, 7), whole.slice(7, 20), whole.slice(27)])
+    assert chunked["text"].num_chunks == 3
+    p = MinhashParams(hashing=hashing)
+    step = minhash.MinhashDedup()
+    monkeypatch.setattr(minhash, "SIGNATURE_CHUNK", 300)
+    out = {}
+    for name, batch in (("whole", whole), ("chunked", chunked)):
+        work = tmp_path / name
+        step.save_signatures(batch, p, workdir=str(work), shard=2, part=0, first_row=5)
+        step.finish_signatures(p, workdir=str(work), shard=2)
+        out[name] = {
+            f.relative_to(work).as_posix(): pq.read_table(f).to_pylist()
+            for f in sorted(work.rglob("*.parquet"))
+        }
+    assert out["chunked"] == out["whole"]
+    assert any("sig" in k for k in out["whole"])

@@ -204,7 +204,7 @@ _JUNK = st.sampled_from(
 def test_arrow_blocks_equal_the_record_path(tmp_path: Path, lines: list[bytes], batch_size: int) -> None:
     """Whatever the lines, the reader (Arrow's JSON reader on plain blocks) gives the same documents,
     the same column types and the same bad records as orjson record by record, block for block."""
-    from gencommons.data.io.jsonl import _Block, _record_batches
+    from gencommons.data.io.jsonl import _Batches, _Block, _record_batches
 
     def block(lines: list[tuple[int, bytes]]) -> _Block:
         b = _Block()
@@ -218,11 +218,14 @@ def test_arrow_blocks_equal_the_record_path(tmp_path: Path, lines: list[bytes], 
     got = list(read_jsonl(str(p), opts, got_bad))
     kept = [(i + 1, line + b"\n") for i, line in enumerate(lines) if line.strip()]
     want_bad = BadRecords(quarantine=True)
+    gather = _Batches(opts)
     want = [
         b
         for k in range(0, len(kept), batch_size)
-        for b in _record_batches(block(kept[k : k + batch_size]), str(p), opts, want_bad)
+        for t in _record_batches(block(kept[k : k + batch_size]), str(p), opts, want_bad)
+        for b in gather.add(t)
     ]
+    want += list(gather.flush())
     assert [(b.schema, b.to_pylist()) for b in got] == [(b.schema, b.to_pylist()) for b in want]
     assert [(r["line"], r["reason"]) for r in got_bad.records] == [
         (r["line"], r["reason"]) for r in want_bad.records
@@ -287,3 +290,74 @@ def test_files_arrow_cannot_take_stop_trying(tmp_path: Path, monkeypatch: pytest
     plain = _write(tmp_path / "p.jsonl", [orjson.dumps({"text": f"t{i}"}) for i in range(6)])
     assert len(_read(plain, batch_size=2)) == 6
     assert calls == [1, 3, 5]
+
+
+def test_small_blocks_gather_into_full_batches_of_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of a few lines (``PARSE_BYTES``) are gathered into batches of ``batch_size`` rows
+    whose columns are the blocks' chunks, with the same rows as one block per batch."""
+    from gencommons.data.io import jsonl
+
+    recs = [
+        {"text": f"document {i} " * (i % 7 + 1), "n": i, "src": "w" if i % 3 else None} for i in range(100)
+    ]
+    p = _write(tmp_path / "a.jsonl.gz", [orjson.dumps(r) for r in recs])
+    whole = list(read_jsonl(str(p), ReadOptions(batch_size=30), BadRecords()))
+    monkeypatch.setattr(jsonl, "PARSE_BYTES", 200)
+    pieces = list(read_jsonl(str(p), ReadOptions(batch_size=30), BadRecords()))
+    assert [b.num_rows for b in pieces] == [30, 30, 30, 10]
+    assert all(b["text"].num_chunks > 1 for b in pieces)
+    assert [b.schema for b in pieces] == [b.schema for b in whole]
+    assert [r for b in pieces for r in b.to_pylist()] == [r for b in whole for r in b.to_pylist()]
+
+
+def test_columns_of_different_types_in_two_blocks_go_in_separate_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field that is an integer in one block and a string (or a float) in the next is never cast
+    to gather the blocks: each batch keeps its values exactly."""
+    from gencommons.data.io import jsonl
+
+    monkeypatch.setattr(jsonl, "PARSE_BYTES", 1)  # a block per line
+    lines = [
+        {"text": "a", "v": 9007199254740993},
+        {"text": "b", "v": 2},
+        {"text": "c", "v": "two"},
+        {"text": "d", "v": 0.5},
+    ]
+    p = _write(tmp_path / "a.jsonl", [orjson.dumps(r) for r in lines])
+    batches = list(read_jsonl(str(p), ReadOptions(batch_size=10), BadRecords()))
+    assert [b.num_rows for b in batches] == [2, 1, 1]
+    assert [r["v"] for b in batches for r in b.to_pylist()] == [9007199254740993, 2, "two", 0.5]
+
+
+def test_integers_beyond_2_53_among_floats_stay_exact(tmp_path: Path) -> None:
+    """Arrow would read the column as doubles and round the integer: such a block takes the record
+    path, which keeps it exact (found by the hypothesis test above)."""
+    p = _write(tmp_path / "a.jsonl", [b'{"text": "", "n": 9007199254740993}', b'{"text": "", "n": 0.5}'])
+    assert [r["n"] for r in _read(p)] == ["9007199254740993", "0.5"]
+
+
+@given(
+    sizes=st.lists(st.integers(0, 7), max_size=8),
+    batch_size=st.integers(1, 6),
+    max_bytes=st.integers(1, 60),
+)
+def test_batches_gather_every_row_in_order_and_cut_where_told(
+    sizes: list[int], batch_size: int, max_bytes: int
+) -> None:
+    import pyarrow as pa
+
+    from gencommons.data.io.jsonl import _Batches
+
+    tables, n = [], 0
+    for size in sizes:
+        tables.append(pa.table({"id": [str(n + i) for i in range(size)], "text": ["xy"] * size}))
+        n += size
+    gather = _Batches(ReadOptions(batch_size=batch_size, max_batch_bytes=max_bytes))
+    batches = [b for t in tables for b in gather.add(t)] + list(gather.flush())
+    assert [r["id"] for b in batches for r in b.to_pylist()] == [str(i) for i in range(n)]
+    assert all(0 < b.num_rows <= batch_size for b in batches)
+    for b in batches[:-1]:  # each batch is cut at batch_size rows or once its text reaches max_bytes
+        assert b.num_rows == batch_size or b["text"].nbytes >= max_bytes

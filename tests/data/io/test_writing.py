@@ -44,3 +44,26 @@ def test_parquet_widens_schema_mid_file(tmp_path: Path) -> None:
     rows = [r for f in files for r in pq.read_table(f.path).to_pylist()]
     assert [r["id"] for r in rows] == ["1", "2", "3"]
     assert rows[1]["score"] == 0.5
+
+
+def test_parquet_text_has_no_dictionary_or_statistics_and_other_columns_keep_them(tmp_path: Path) -> None:
+    """The text column is written plain, without min/max; every other column (nested ones too) keeps
+    Parquet's dictionary encoding and statistics."""
+    w = writers["parquet"](str(tmp_path), "p", target_bytes=10**9)
+    table = pa.table(
+        {
+            "id": [str(i % 3) for i in range(50)],
+            "text": [f"same text {i % 2}" for i in range(50)],
+            "meta": [{"k": i % 2} for i in range(50)],
+            "tags": [[i % 2] for i in range(50)],
+        }
+    )
+    w.write(table)
+    (f,) = w.close()
+    group = pq.ParquetFile(f.path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert set(columns) == {"id", "text", "meta.k", "tags.list.element"}
+    for path, col in columns.items():
+        dictionary = any("DICTIONARY" in e for e in col.encodings)
+        assert (dictionary, col.is_stats_set) == ((False, False) if path == "text" else (True, True)), path
+    assert pq.read_table(f.path).to_pylist() == table.to_pylist()

@@ -55,6 +55,11 @@ NORMALIZE_CHUNK = 1 << 20  # input bytes per compiled call: its output buffer is
 def normalized_texts(texts: pa.Array | pa.ChunkedArray, p: ExactDedupParams) -> Iterator[memoryview]:
     """The UTF-8 bytes of each normalized text, in order (views into one buffer per ~1 MB of input).
     The compiled loop and the Arrow buffer access are ``minhash.py``'s, shared within ``dedup``."""
+    for chunk in texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]:
+        yield from _normalized_chunk(chunk, p)  # chunk by chunk: a batch in chunks is not combined (copied)
+
+
+def _normalized_chunk(texts: pa.Array, p: ExactDedupParams) -> Iterator[memoryview]:
     from gencommons.data.dedup.minhash import _NO_FOLD, _kernels, _utf8_buffers
 
     offs, data = _utf8_buffers(texts)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
-import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -207,9 +206,26 @@ def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple
     return _roll(hashes, lengths, p.n)
 
 
+def text_slices(texts: pa.Array | pa.ChunkedArray, nbytes: int) -> Iterator[tuple[int, pa.Array]]:
+    """(first row, slice) of a string column, each slice ~``nbytes`` of text (at least one document)
+    within one chunk: a batch is hashed slice by slice, so the shingle hashes (16 B per word) of a
+    slice, not of the whole batch, are what a step holds, and a batch in chunks is never combined
+    (a copy of its text)."""
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    row = 0
+    for chunk in chunks:
+        offs, _ = _utf8_buffers(chunk)
+        n, d = len(chunk), 0
+        while d < n:
+            e = min(n, max(d + 1, int(np.searchsorted(offs, offs[d] + nbytes, side="right")) - 1))
+            yield row + d, chunk.slice(d, e - d)
+            d = e
+        row += n
+
+
 def _utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """int64 offsets (len = docs + 1) into the uint8 UTF-8 bytes of a string array (nulls: empty)."""
-    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    arr = na.contiguous(texts)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = arr.cast(pa.large_string())
     n = len(arr)
@@ -242,7 +258,7 @@ def _scope_hashes(batch: pa.Table, p: MinhashParams) -> np.ndarray:
         from gencommons.errors import ConfigError
 
         raise ConfigError(f"minhash_dedup.scope: no column {p.scope!r} in the documents")
-    values = batch[p.scope].cast(pa.string()).combine_chunks().dictionary_encode(null_encoding="encode")
+    values = na.contiguous(batch[p.scope].cast(pa.string())).dictionary_encode(null_encoding="encode")
     salt = (p.seed % 2**64).to_bytes(8, "little")
     table = np.array(
         [
@@ -909,22 +925,16 @@ class MinhashDedup:
     def save_signatures(
         self, batch: pa.Table, p: Any, *, workdir: str, shard: int, part: int, first_row: int
     ) -> None:
-        text = batch["text"].combine_chunks()
+        text = batch["text"]
         n = batch.num_rows
         scope = _scope_hashes(batch, p) if p.scope is not None else None
         docs = (np.uint64(shard) << np.uint64(ROW_BITS)) + np.arange(
             first_row, first_row + n, dtype=np.uint64
         )
-        # hashed in slices of ~SIGNATURE_CHUNK bytes of text: the shingle hashes (16 B per word) of a
-        # slice, not of the whole batch, are what the step holds in memory
-        offs, _ = _utf8_buffers(text)
-        cuts = [0]
-        while cuts[-1] < n:
-            nxt = int(np.searchsorted(offs, offs[cuts[-1]] + SIGNATURE_CHUNK, side="right")) - 1
-            cuts.append(min(n, max(cuts[-1] + 1, nxt)))
         keys, has, shingle_lists = [], [], []
-        for d, e in itertools.pairwise(cuts):
-            shingles, off = shingle_hashes(text.slice(d, e - d), p)
+        for d, piece in text_slices(text, SIGNATURE_CHUNK):
+            shingles, off = shingle_hashes(piece, p)
+            e = d + len(piece)
             keys.append(band_keys(signatures(shingles, off, p), p, None if scope is None else scope[d:e]))
             has.append(np.diff(off) > 0)  # documents without shingles join no bucket
             if p.verify:

@@ -337,7 +337,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
 
 def _utf8(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes and (D+1,) int64 offsets of a string column, without copying (null = empty)."""
-    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    arr = na.contiguous(texts)
     arr = arr.cast(pa.large_string())
     if arr.null_count:
         arr = pc.fill_null(arr, na.repeated("", 1)[0])  # an Arrow scalar: a Python one imports pandas

@@ -7,6 +7,7 @@ folder and renames the files into place when a shard is complete.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gencommons.data.document import TEXT
 from gencommons.registry import Registry
 
 
@@ -105,7 +107,10 @@ class ParquetWriter(_Rolling):
 
     def _open(self, path: str, schema: pa.Schema) -> None:
         self._schema = schema
-        self._pw = pq.ParquetWriter(path, schema, compression=self.compression)
+        encoded = _encoded_columns(schema)
+        self._pw = pq.ParquetWriter(
+            path, schema, compression=self.compression, use_dictionary=encoded, write_statistics=encoded
+        )
 
     def _write(self, batch: pa.Table) -> None:
         if batch.schema != self._schema:
@@ -119,6 +124,19 @@ class ParquetWriter(_Rolling):
 
     def _close_file(self) -> None:
         self._pw.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_columns(schema: pa.Schema) -> list[str]:
+    """The Parquet columns (leaf paths) that get dictionary encoding and statistics: all but the text.
+    A document's text is unique (its dictionary only grows until Parquet gives up on it, at 1 MB) and
+    its min/max say nothing. Without both, writing a 9 MB batch of text takes ~10 MB less memory
+    (21 → 10 MB over the table, lz4) and less CPU."""
+    sink = pa.BufferOutputStream()
+    pq.ParquetWriter(sink, schema).close()  # (pq.write_table would import pandas)
+    parquet_schema = pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema
+    paths = [parquet_schema.column(i).path for i in range(len(parquet_schema))]
+    return [path for path in paths if path != TEXT]
 
 
 class JsonlGzWriter(_Rolling):
