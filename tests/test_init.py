@@ -1,4 +1,5 @@
-"""Importing gencommons sets Arrow's allocator to hand freed pages back after 10 ms, unless the user chose."""
+"""Importing gencommons makes jemalloc Arrow's pool, and mimalloc (where a user chooses it) hand freed
+pages back after 10 ms, unless the user chose otherwise."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ SCRIPT = "import gencommons.data.pipeline, pyarrow as pa; pa.array([1, 2, 3]); i
 
 
 def _run(**env: str) -> tuple[str, int | None]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "ARROW_DEFAULT_MEMORY_POOL"))
+    }
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT],
-        env=clean | {"MIMALLOC_VERBOSE": "1"} | env,
+        env=clean | {"MIMALLOC_VERBOSE": "1", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"} | env,
         capture_output=True,
         text=True,
         check=True,
@@ -40,3 +43,18 @@ def test_a_purge_delay_the_user_set_is_kept() -> None:
     if in_effect is None:
         pytest.skip("this pyarrow is built without mimalloc (or it prints no options)")
     assert in_effect == 250
+
+
+POOL = "import gencommons, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pyarrow has no jemalloc on Windows")
+@pytest.mark.parametrize(
+    ("chosen", "expected"), [(None, "jemalloc"), ("system", "system"), ("mimalloc", "mimalloc")]
+)
+def test_arrow_pool_is_jemalloc_unless_the_user_chose(chosen: str | None, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    out = subprocess.run([sys.executable, "-c", POOL], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
