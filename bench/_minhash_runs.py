@@ -66,6 +66,7 @@ def gencommons_minhash_run(
     snapshot: Path,
     work: Path,
     python: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Run:
     return gencommons_run(
         name,
@@ -73,7 +74,7 @@ def gencommons_minhash_run(
         steps=[("minhash_dedup", params)],
         kind="local",
         workers=workers,
-        env={"PYTHONPATH": str(snapshot)},
+        env={"PYTHONPATH": str(snapshot)} | (env or {}),
         work=work,
         python=str(python) if python else None,
     )

@@ -15,7 +15,9 @@ rows, no verification of candidates, union-find clusters, the first document (in
 
 * gencommons ``minhash_dedup`` (defaults), the local executor at 1 and 2 workers, one task per file;
   at 1 worker with ``hashing: superminhash`` (lower-variance values, a steeper curve); and at 1 worker
-  with ``verify: true`` (the true Jaccard of every candidate pair; no peer has it, so no ratio);
+  with ``verify: true`` (the true Jaccard of every candidate pair; no peer has it, so no ratio); and
+  at 1 worker "memory first": Arrow's allocator (jemalloc) told to return freed pages at once
+  (``JE_ARROW_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0``), less memory for more CPU time;
 * datasketch ``MinHash`` + ``MinHashLSH`` and rensa ``RMinHash`` + ``RMinHashLSH``, each inside the
   same complete step (``_minhash_peer_driver.py``: read, tokenize, shingle, signatures, LSH
   insert/query, union-find, keep-first filter, Parquet output) in one process;
@@ -92,6 +94,8 @@ FLOORS = tuple(tool for _, tool in FLOOR_RUNS)
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
 SUPERMINHASH = "gencommons superminhash w=1"  # hashing: superminhash (the default is minhash)
 VERIFY = "gencommons verify w=1"  # verify: true (no peer verifies: its cost, not a ratio)
+# Arrow's allocator (jemalloc) returning freed pages at once: the memory-first setting, for CPU time
+MEMORY_FIRST = "gencommons w=1, memory first (JE_ARROW_MALLOC_CONF decay 0)"
 
 
 def assignments(run: Run) -> dict[str, Any]:
@@ -127,6 +131,7 @@ def ratio_rows(rows: dict[str, dict[str, Any]], workers: list[int]) -> list[dict
             rows.get(f"gencommons w={w}"),
             rows.get(DATA_ONLY) if w == 1 else None,
             rows.get(SUPERMINHASH) if w == 1 else None,
+            rows.get(MEMORY_FIRST) if w == 1 else None,
         ):
             if g is None:
                 continue
@@ -285,6 +290,17 @@ def main(argv: list[str] | None = None) -> int:
                 work=WORK,
             )
         )
+    runs.append(
+        gencommons_minhash_run(
+            MEMORY_FIRST,
+            corpus,
+            params=minhash_params(BANDS, ROWS),
+            workers=1,
+            snapshot=snapshot,
+            work=WORK,
+            env={"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"},
+        )
+    )
     runs.append(
         gencommons_minhash_run(
             SUPERMINHASH,
