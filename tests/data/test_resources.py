@@ -21,6 +21,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gencommons.data import resources
 from gencommons.data.pipeline import Pipeline
 from gencommons.data.resources import estimate, records_per_disk_byte
 
@@ -154,7 +155,20 @@ def test_driver_counts_when_workers_are_processes(corpus_dir: Path, tmp_path: Pa
     two = estimate(Pipeline.from_dict(cfg), workers=2)
     task = max(e.memory_per_task for e in one.stages)
     assert one.peak_memory == task
-    assert two.peak_memory > task  # a driver besides the one worker a single shard keeps busy
+    # a single shard keeps one worker busy: the driver rests beside it, with the forkserver
+    assert two.peak_memory == task + resources.HELPERS + resources.DRIVER_BASE
+
+
+def test_the_driver_is_one_of_the_workers_of_a_busy_stage() -> None:
+    """With as many tasks as workers, the driver runs one of them (executors/local.py): the stage
+    costs its tasks and the forkserver, no resting driver."""
+    busy = resources.Estimate("map", tasks=8, memory_per_task=100, disk=0)
+    alone = resources.Estimate("clusters", tasks=1, memory_per_task=300, disk=0)
+    plan = resources.Plan(docs=1, text_bytes=1, stages=[busy], workers=3)
+    assert plan.peak_memory == resources.HELPERS + 3 * 100
+    plan = resources.Plan(docs=1, text_bytes=1, stages=[busy, alone], workers=3)
+    assert plan.peak_memory == resources.HELPERS + resources.DRIVER_BASE + 300
+    assert resources.Plan(docs=1, text_bytes=1, stages=[busy], workers=1).peak_memory == 100
 
 
 _MEASURE = textwrap.dedent(

@@ -10,7 +10,8 @@ input file by size. The first 2,000 documents give the average text size.
 writing it) and the largest step's ``memory_per_text_byte`` (a step's attribute; ``STEP_FACTOR``
 where a step declares none). A global step adds its reduce stages' figures:
 ``estimate(p, *, docs, text_bytes, shards) -> list[Estimate]`` (one per stage it adds). A run with
-more than one worker process adds ``DRIVER_BASE`` for the driver. The constants are peaks measured on
+more than one worker process adds ``HELPERS`` (the forkserver), and ``DRIVER_BASE`` for a driver
+resting in a stage with fewer tasks than workers (the driver takes tasks as a worker does). The constants are peaks measured on
 the MinHash benchmark corpus (``bench/dedup_memory.py`` prints the plan next to the measured peak),
 rounded up; they are estimates, not bounds.
 """
@@ -59,9 +60,10 @@ POLARS_BASE = 40 * 2**20
 # ``memory_per_text_byte``: filters tokenizing and scoring with polars measure 13-17 (Gopher, C4 and
 # FineWeb quality filters, 1,000 and 5,000 document batches)
 STEP_FACTOR = 16
-# a run with worker processes: the driver (it imports what a worker does, without a batch), the
-# forkserver and multiprocessing's resource tracker; the 2-worker runs of bench/dedup_memory.py
-# measure 590-840 MB for the whole tree
+# a run with worker processes: the driver takes tasks as a worker does (executors/local.py); beside
+# them run the forkserver and multiprocessing's resource tracker (13 + 12 MB measured), and, in a stage
+# with fewer tasks than workers, the driver resting with its imports (~100 MB measured)
+HELPERS = 32 * 2**20
 DRIVER_BASE = 192 * 2**20 + FILE_PAGES
 
 
@@ -90,10 +92,18 @@ class Plan:
 
     @property
     def peak_memory(self) -> int:
-        """The largest stage: its tasks running at once on the workers, plus the driver when workers
-        are separate processes."""
-        driver = DRIVER_BASE if self.workers > 1 else 0
-        return max((driver + e.memory_per_task * min(self.workers, e.tasks) for e in self.stages), default=0)
+        """The largest stage: its tasks running at once on the workers (the driver is one of them),
+        plus, where workers are processes, the forkserver and, in a stage with fewer tasks than
+        workers, the driver resting."""
+
+        def extra(e: Estimate) -> int:
+            if self.workers == 1:
+                return 0
+            return HELPERS + (DRIVER_BASE if e.tasks < self.workers else 0)
+
+        return max(
+            (extra(e) + e.memory_per_task * min(self.workers, e.tasks) for e in self.stages), default=0
+        )
 
     @property
     def disk(self) -> int:

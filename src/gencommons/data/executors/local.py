@@ -1,13 +1,15 @@
-"""The local executor: a process pool on this machine (``workers: 1`` runs tasks in-process)."""
+"""The local executor: the driver and a pool of ``workers - 1`` processes on this machine (``workers: 1``
+runs tasks in-process)."""
 
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing as mp
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from gencommons.data import runner
@@ -27,52 +29,77 @@ def run_local(
     progress: Progress,
     fn: Callable[[Any], dict[str, Any]] = runner.run_task,
 ) -> list[dict[str, Any]]:
-    """Run ``fn`` over tasks in a pool of ``workers`` processes (forkserver: each worker imports once)."""
+    """Run ``fn`` over tasks on ``workers`` processes: the driver itself and a pool of ``workers - 1``
+    (forkserver: each worker imports once).
+
+    The driver takes tasks too. It imports what a worker does and stays resident all run long, so a
+    pool of ``workers`` processes beside it held one import's worth of memory (~100 MB) that did no
+    work: on the MinHash benchmark at 2 workers the process tree peaked at 383-387 MB with a driver
+    and two workers, and at 286-288 MB with the driver and one worker, in 10 % less CPU time
+    (docs/architecture.md)."""
     del address
     workers = workers or default_workers()
     # a single task runs in-process, unless the run's pool is already up: then a worker takes it, and
-    # the driver, resident all run long, does not grow to that task's peak (MinHash's cluster stage)
-    if workers == 1 or (len(tasks) <= 1 and (_POOL is None or _POOL[0] != workers)):
-        runner.set_progress(progress.docs)
-        try:
-            out = []
-            for t in tasks:
-                rec = fn(t)
-                progress.task_done(rec)
-                out.append(rec)
-            return out
-        finally:
-            runner.set_progress(None)
+    # the driver stays at its resting size (MinHash's cluster stage)
+    if workers == 1 or (len(tasks) <= 1 and (_POOL is None or _POOL[0] != workers - 1)):
+        return _in_process(tasks, progress, fn)
+    lock = threading.Lock()
 
-    pool, q = _pool(workers)
+    def docs(n: int) -> None:
+        with lock:
+            progress.docs(n)
+
+    pool, q = _pool(workers - 1)
     stop = threading.Event()
 
     def drain() -> None:
         while not stop.is_set():
             try:
-                progress.docs(q.get(timeout=0.1))
+                n = q.get(timeout=0.1)
             except queue.Empty:
                 continue
             except (EOFError, OSError):
                 return
+            docs(n)
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
-    results: dict[int, dict[str, Any]] = {}
+    shared = _Shared(tasks, progress, lock)
+
+    def submit_next() -> None:
+        i = shared.take()
+        if i is None:
+            return
+        try:
+            future = pool.submit(fn, tasks[i])
+        except RuntimeError as e:  # the pool broke (BrokenProcessPool) or was shut down
+            shared.finished(i, None, e)
+            return
+        future.add_done_callback(functools.partial(on_done, i=i))
+
+    def on_done(f: Future[dict[str, Any]], i: int) -> None:
+        exc = None if f.cancelled() else f.exception()
+        if f.cancelled() or exc is not None:
+            shared.finished(i, None, exc or RuntimeError("a task was cancelled"))
+            return
+        shared.finished(i, f.result(), None)
+        submit_next()
+
     try:
-        futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for f in done:
-                exc = f.exception()
-                if exc is not None:
-                    raise exc
-                rec = f.result()
-                results[futures[f]] = rec
-                progress.task_done(rec)
+        for _ in range(min(workers - 1, len(tasks))):
+            submit_next()
+        runner.set_progress(docs)
+        try:
+            while (i := shared.take()) is not None:  # the driver's share (a failure stops all, below)
+                shared.finished(i, fn(tasks[i]), None)
+        finally:
+            runner.set_progress(None)
+        shared.all_done.wait()
+        if shared.error is not None:
+            raise shared.error
     except BaseException:
         # stop at the first failure: cancel queued tasks and stop running ones
+        shared.stop()
         for p in list(getattr(pool, "_processes", {}).values()):
             p.terminate()
         close_pool()
@@ -80,7 +107,63 @@ def run_local(
     finally:
         stop.set()
         drainer.join(timeout=2)
-    return [results[i] for i in range(len(tasks))]
+    return [shared.results[i] for i in range(len(tasks))]
+
+
+def _in_process(
+    tasks: list[Any], progress: Progress, fn: Callable[[Any], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    runner.set_progress(progress.docs)
+    try:
+        out = []
+        for t in tasks:
+            rec = fn(t)
+            progress.task_done(rec)
+            out.append(rec)
+        return out
+    finally:
+        runner.set_progress(None)
+
+
+class _Shared:
+    """The tasks the driver and the pool take from, in order, and what came back (all under ``lock``,
+    which also serializes the progress calls of the driver and the pool's callback thread)."""
+
+    def __init__(self, tasks: list[Any], progress: Progress, lock: threading.Lock):
+        self.n = len(tasks)
+        self.progress = progress
+        self.lock = lock
+        self.next = 0
+        self.left = self.n
+        self.results: dict[int, dict[str, Any]] = {}
+        self.error: BaseException | None = None
+        self.all_done = threading.Event()
+        if not self.n:
+            self.all_done.set()
+
+    def take(self) -> int | None:
+        with self.lock:
+            if self.error is not None or self.next >= self.n:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def finished(self, i: int, rec: dict[str, Any] | None, exc: BaseException | None) -> None:
+        with self.lock:
+            if exc is not None:
+                self.error = self.error or exc
+                self.all_done.set()  # the tasks not taken will not be
+                return
+            assert rec is not None
+            self.results[i] = rec
+            self.progress.task_done(rec)
+            self.left -= 1
+            if self.left == 0:
+                self.all_done.set()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.next = self.n
 
 
 # One pool is kept across the stages of a run (each worker imports polars, pyarrow and compiles its
