@@ -58,3 +58,22 @@ def test_arrow_pool_is_jemalloc_unless_the_user_chose(chosen: str | None, expect
         env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
     out = subprocess.run([sys.executable, "-c", POOL], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+CONF = "import gencommons, os; print(os.environ['JE_ARROW_MALLOC_CONF'])"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pyarrow has no jemalloc on Windows")
+@pytest.mark.parametrize(
+    ("chosen", "expected"),
+    [
+        (None, "dirty_decay_ms:1,muzzy_decay_ms:0"),
+        ("dirty_decay_ms:0", "dirty_decay_ms:0"),
+    ],
+)
+def test_jemalloc_returns_pages_after_1_ms_unless_the_user_chose(chosen: str | None, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
+    if chosen is not None:
+        env["JE_ARROW_MALLOC_CONF"] = chosen
+    out = subprocess.run([sys.executable, "-c", CONF], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
