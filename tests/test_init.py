@@ -46,34 +46,25 @@ def test_a_purge_delay_the_user_set_is_kept() -> None:
 
 
 POOL = "import gencommons, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="pyarrow has no jemalloc on Windows")
-@pytest.mark.parametrize(
-    ("chosen", "expected"), [(None, "jemalloc"), ("system", "system"), ("mimalloc", "mimalloc")]
-)
-def test_arrow_pool_is_jemalloc_unless_the_user_chose(chosen: str | None, expected: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    if chosen is not None:
-        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
-    out = subprocess.run([sys.executable, "-c", POOL], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == expected
-
-
 CONF = "import gencommons, os; print(os.environ['JE_ARROW_MALLOC_CONF'])"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pyarrow has no jemalloc on Windows")
 @pytest.mark.parametrize(
-    ("chosen", "expected"),
+    ("variable", "script", "chosen", "expected"),
     [
-        (None, "dirty_decay_ms:1,muzzy_decay_ms:0"),
-        ("dirty_decay_ms:0", "dirty_decay_ms:0"),
+        ("ARROW_DEFAULT_MEMORY_POOL", POOL, None, "jemalloc"),
+        ("ARROW_DEFAULT_MEMORY_POOL", POOL, "system", "system"),
+        ("ARROW_DEFAULT_MEMORY_POOL", POOL, "mimalloc", "mimalloc"),
+        ("JE_ARROW_MALLOC_CONF", CONF, None, "dirty_decay_ms:1,muzzy_decay_ms:0"),
+        ("JE_ARROW_MALLOC_CONF", CONF, "dirty_decay_ms:0", "dirty_decay_ms:0"),
     ],
 )
-def test_jemalloc_returns_pages_after_1_ms_unless_the_user_chose(chosen: str | None, expected: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
+def test_arrow_pool_is_jemalloc_returning_pages_after_1_ms_unless_the_user_chose(
+    variable: str, script: str, chosen: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != variable}
     if chosen is not None:
-        env["JE_ARROW_MALLOC_CONF"] = chosen
-    out = subprocess.run([sys.executable, "-c", CONF], env=env, capture_output=True, text=True, check=True)
+        env[variable] = chosen
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
