@@ -290,49 +290,23 @@ def main(argv: list[str] | None = None) -> int:
                 work=WORK,
             )
         )
-    runs.append(
-        gencommons_minhash_run(
+
+    def one_worker(name: str, params: dict[str, Any], **kw: Any) -> Run:
+        return gencommons_minhash_run(
+            name, corpus, params=params, workers=1, snapshot=snapshot, work=WORK, **kw
+        )
+
+    runs += [
+        one_worker(
             MEMORY_FIRST,
-            corpus,
-            params=minhash_params(BANDS, ROWS),
-            workers=1,
-            snapshot=snapshot,
-            work=WORK,
+            minhash_params(BANDS, ROWS),
             env={"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"},
-        )
-    )
-    runs.append(
-        gencommons_minhash_run(
-            SUPERMINHASH,
-            corpus,
-            params=minhash_params(BANDS, ROWS, hashing="superminhash"),
-            workers=1,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
-    runs.append(
-        gencommons_minhash_run(
-            VERIFY,
-            corpus,
-            params=minhash_params(BANDS, ROWS, verify=True),
-            workers=1,
-            snapshot=snapshot,
-            work=WORK,
-        )
-    )
+        ),
+        one_worker(SUPERMINHASH, minhash_params(BANDS, ROWS, hashing="superminhash")),
+        one_worker(VERIFY, minhash_params(BANDS, ROWS, verify=True)),
+    ]
     if not args.no_data_venv:
-        runs.append(
-            gencommons_minhash_run(
-                DATA_ONLY,
-                corpus,
-                params=minhash_params(BANDS, ROWS),
-                workers=1,
-                snapshot=snapshot,
-                work=WORK,
-                python=ensure_data_venv(),
-            )
-        )
+        runs.append(one_worker(DATA_ONLY, minhash_params(BANDS, ROWS), python=ensure_data_venv()))
     for tool in ("datasketch", "rensa"):
         runs.append(peer_run(tool, tool, corpus, bands=BANDS, rows=ROWS, snapshot=snapshot, work=WORK))
     if not args.no_datatrove:
