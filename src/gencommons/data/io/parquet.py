@@ -15,10 +15,11 @@ from gencommons.errors import InputDataError
 # row group peaks at ~30 MB of Arrow memory instead of ~53 MB, for the same CPU time (bench/README.md).
 STREAMING = {"pre_buffer": False, "buffer_size": 1 << 20}
 # Column chunks decoded on the calling thread. Decoded on Arrow's CPU thread (one per task, see
-# runner.one_arrow_thread), their buffers came from that thread's mimalloc heap: freed by the task, they
-# stayed resident until that thread allocated again, out of reach of release_unused (~8 MB a process
-# after a run). MinHash benchmark, 32,880 documents, medians of 3 runs alternated: peak 148-152 →
-# 139-145 MB, and 3-7 % less CPU (no hand-offs).
+# runner.one_arrow_thread), their buffers came from that thread's allocator heap: freed by the task,
+# they stayed resident until that thread allocated again, out of reach of release_unused (~8 MB a
+# process after a run). MinHash benchmark, 32,880 documents, medians of 3 runs alternated, with
+# mimalloc (Arrow's pool then; jemalloc keeps a cache per thread too): peak 148-152 → 139-145 MB, and
+# 3-7 % less CPU (no hand-offs).
 USE_THREADS = False
 
 
