@@ -155,13 +155,13 @@ def test_driver_counts_when_workers_are_processes(corpus_dir: Path, tmp_path: Pa
     two = estimate(Pipeline.from_dict(cfg), workers=2)
     task = max(e.memory_per_task for e in one.stages)
     assert one.peak_memory == task
-    # a single shard keeps one worker busy: the driver rests beside it, with the forkserver
+    # a single shard keeps one worker busy: the driver rests beside it, with the resource tracker
     assert two.peak_memory == task + resources.HELPERS + resources.DRIVER_BASE
 
 
 def test_the_driver_is_one_of_the_workers_of_a_busy_stage() -> None:
     """With as many tasks as workers, the driver runs one of them (executors/local.py): the stage
-    costs its tasks and the forkserver, no resting driver."""
+    costs its tasks and the resource tracker, no resting driver."""
     busy = resources.Estimate("map", tasks=8, memory_per_task=100, disk=0)
     alone = resources.Estimate("clusters", tasks=1, memory_per_task=300, disk=0)
     plan = resources.Plan(docs=1, text_bytes=1, stages=[busy], workers=3)
