@@ -97,7 +97,7 @@ def values(arr: pa.Array | pa.ChunkedArray, *, null: float | bool | None = None)
 
 def contiguous(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One array of the values: the chunk itself when there is one. ``ChunkedArray.combine_chunks``
-    copies even a single chunk (pyarrow 22): a batch's text, copied, was ~9 MB of the MinHash step's
+    copies even a single chunk (pyarrow 26): a batch's text, copied, was ~9 MB of the MinHash step's
     peak on the benchmark corpus."""
     if not isinstance(arr, pa.ChunkedArray):
         return arr

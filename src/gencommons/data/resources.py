@@ -10,10 +10,11 @@ input file by size. The first 2,000 documents give the average text size.
 writing it) and the largest step's ``memory_per_text_byte`` (a step's attribute; ``STEP_FACTOR``
 where a step declares none). A global step adds its reduce stages' figures:
 ``estimate(p, *, docs, text_bytes, shards) -> list[Estimate]`` (one per stage it adds). A run with
-more than one worker process adds ``HELPERS`` (multiprocessing's resource tracker), and ``DRIVER_BASE`` for a driver
-resting in a stage with fewer tasks than workers (the driver takes tasks as a worker does). The constants are peaks measured on
-the MinHash benchmark corpus (``bench/dedup_memory.py`` prints the plan next to the measured peak),
-rounded up; they are estimates, not bounds.
+more than one worker process adds ``HELPERS`` (multiprocessing's resource tracker), and
+``DRIVER_BASE`` for a driver resting in a stage with fewer tasks than workers (the driver takes tasks
+as a worker does). The constants are peaks measured on the MinHash benchmark corpus
+(``bench/dedup_memory.py`` prints the plan next to the measured peak), rounded up; they are
+estimates, not bounds.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ POLARS_BASE = 40 * 2**20
 # FineWeb quality filters, 1,000 and 5,000 document batches)
 STEP_FACTOR = 16
 # a run with worker processes: the driver takes tasks as a worker does (executors/local.py); beside
-# them runs multiprocessing's resource tracker (12 MB measured), and, in a stage
-# with fewer tasks than workers, the driver resting with its imports (~100 MB measured)
+# them runs multiprocessing's resource tracker (12 MB measured), and, in a stage with fewer tasks
+# than workers, the driver resting with its imports (~100 MB measured)
 HELPERS = 32 * 2**20
 DRIVER_BASE = 192 * 2**20 + FILE_PAGES
 

@@ -127,7 +127,7 @@ class ParquetWriter(_Rolling):
 
 
 @functools.lru_cache(maxsize=64)
-def _encoded_columns(schema: pa.Schema) -> list[str]:
+def _encoded_columns(schema: pa.Schema) -> tuple[str, ...]:
     """The Parquet columns (leaf paths) that get dictionary encoding and statistics: all but the text.
     A document's text is unique (its dictionary only grows until Parquet gives up on it, at 1 MB) and
     its min/max say nothing. Without both, writing a 9 MB batch of text takes ~10 MB less memory
@@ -136,7 +136,7 @@ def _encoded_columns(schema: pa.Schema) -> list[str]:
     pq.ParquetWriter(sink, schema).close()  # (pq.write_table would import pandas)
     parquet_schema = pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema
     paths = [parquet_schema.column(i).path for i in range(len(parquet_schema))]
-    return [path for path in paths if path != TEXT]
+    return tuple(path for path in paths if path != TEXT)  # cached: shared by every writer, so immutable
 
 
 class JsonlGzWriter(_Rolling):
