@@ -221,14 +221,12 @@ def run_gencommons_floor(args: argparse.Namespace, ph: Phases) -> int:
 
 def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
     from gencommons.data.dedup import _minhash_kernels as k
+    from gencommons.data.dedup._seeded import permutations
     from gencommons.data.dedup._unicode import classes, fold_tables
 
     table = classes()
     fold, expansions = fold_tables()
-    rng = np.random.default_rng(1)  # permutations as minhash._permutations draws them
-    num_perm = args.bands * args.rows
-    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    a, b = permutations(1, args.bands * args.rows)  # as minhash._permutations draws them (seed 1)
     n = 0
     for batch in read_batches(args.input, LEAN_BATCH):
         ph.lap("read")
@@ -246,7 +244,7 @@ def run_gencommons_lean(args: argparse.Namespace, ph: Phases) -> int:
         shingled = np.empty(int(off[-1]), np.uint64)
         k.roll(out[:used], tok_off, off, args.ngram, shingled)
         ph.lap("shingle")
-        sig = np.full((len(enc), num_perm), np.uint64(2**32), np.uint64)
+        sig = np.full((len(enc), len(a)), np.uint64(2**32), np.uint64)
         k.minhash(shingled, off, a, b, sig)
         n += len(batch)
         ph.lap("signature")

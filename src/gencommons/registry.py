@@ -8,12 +8,10 @@ dedup steps then never imports the filters and their polars); all of them if tha
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import pkgutil
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 from gencommons.errors import UnknownNameError
@@ -65,6 +63,9 @@ class Registry(Generic[T]):
                 if not info.name.startswith("_"):
                     importlib.import_module(f"{package}.{info.name}")
         if self.group:
+            # imported here: importlib.metadata (with email, csv, zipfile) costs a process ~2 MB
+            from importlib.metadata import entry_points
+
             for ep in entry_points(group=self.group):
                 if ep.name not in self._entries:
                     loaded = ep.load()
@@ -120,6 +121,8 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.miss_message(name)) from None
 
     def miss_message(self, name: str) -> str:
+        import difflib
+
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return f"Unknown {self.kind} {name!r}.{hint} Available: {', '.join(self.names())}."

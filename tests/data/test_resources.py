@@ -205,3 +205,11 @@ def test_plan_is_close_to_the_measured_peak(corpus_dir: Path, tmp_path: Path, st
     got = json.loads(out.stdout.strip().splitlines()[-1])
     # (0.9: resident shared-library pages vary with the page cache, by up to ~40 MB)
     assert 0.9 * got["measured"] <= got["plan"] <= 2.0 * got["measured"], got
+
+
+def test_physical_memory_is_what_psutil_reports() -> None:
+    import psutil
+
+    from gencommons.data.resources import physical_memory
+
+    assert physical_memory() == psutil.virtual_memory().total

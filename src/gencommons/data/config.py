@@ -20,7 +20,6 @@ import os
 import re
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gencommons.data.step import StepParams, steps
@@ -120,6 +119,8 @@ class PipelineConfig(_Strict):
     def from_yaml(cls, path: str) -> PipelineConfig:
         if not os.path.exists(path):
             raise ConfigError(f"No pipeline file at {path}.")
+        import yaml  # here: a pipeline built from a dict (the Python API) never needs it
+
         try:
             with open(path, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh)

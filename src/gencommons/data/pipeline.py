@@ -11,7 +11,7 @@ if __name__ == "__main__":  # worker processes re-import the main module
 
 The engine in four moves:
 
-1. **Plan.** Input paths expand (fsspec) to files in sorted order; consecutive small files group into
+1. **Plan.** Input paths expand (``io/files.py``) to files in sorted order; consecutive small files group into
    shards of up to ``task_size`` (16 MB, or 1/16 of the whole input if that is smaller, so that a small
    corpus still makes several shards), a big file is a shard of its own. Shards do not depend on the number of
    workers, so a rerun with other workers resumes the same work and writes the same files.
@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from gencommons.data.config import PipelineConfig
 from gencommons.data.executors import NullProgress, Progress, executors
+from gencommons.data.io.files import filesystem
 from gencommons.data.io.parquet import read_file
 from gencommons.data.io.reading import EXTENSIONS, detect_format
 from gencommons.data.io.writing import conform
@@ -418,9 +419,7 @@ def _diff_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str:
 
 def _expand(path: str, fmt: str, input_index: int, key: str) -> list[InputFile]:
     """Expand a path, folder or glob into input files with their format, in sorted order."""
-    import fsspec
-
-    fs, _ = fsspec.core.url_to_fs(path)
+    fs = filesystem(path)
     stripped = fs._strip_protocol(path)
     if any(c in path for c in "*?["):
         found = sorted(fs.glob(stripped))

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from gencommons.data.io.files import open_binary
 from gencommons.data.io.reading import (
     GZIP_ERRORS,
     BadRecords,
@@ -42,12 +43,14 @@ SAMPLE_DOCS = 2_000
 # JSONL: compressed bytes of the first file decoded to count its records
 COUNT_PREFIX = 8 * 2**20
 # a process with its imports: interpreter, numpy, pyarrow (with pandas, which pyarrow imports when
-# it is installed) and pydantic, plus the fixed part of reading and writing Parquet; measured
-# 230-265 MB peak for the output stage after a dedup step on 1,000-5,000 document batches. Up to
-# ~40 MB of that is shared libraries' pages, more when the page cache holds them (right after an
-# install the kernel maps more pages around each fault): the bases below allow for that
+# it is installed) and pydantic, plus the fixed part of reading and writing Parquet. Measured 230-265
+# MB peak for the output stage after a dedup step on 1,000-5,000 document batches in the first
+# sessions; 124-145 MB for a whole MinHash run on one worker since the seventh session's import cuts
+# (no fsspec for local files, no numpy.random). Up to ~40 MB of that is shared libraries' pages, more
+# when the page cache holds them (right after an install the kernel maps more pages around each
+# fault): the bases below allow for that
 FILE_PAGES = 32 * 2**20
-WORKER_BASE = 240 * 2**20 + FILE_PAGES
+WORKER_BASE = 208 * 2**20 + FILE_PAGES
 # bytes per byte of a batch's text that reading and writing it holds (JSON records into Arrow, the
 # Parquet reader's and writer's buffers, the allocator's slack): 3.7-12 measured (1,000 to 20,000
 # document batches; the larger the batch, the smaller the factor)
@@ -166,12 +169,11 @@ def _sample_one_input(pipeline: Any, files: list[Any]) -> tuple[int, int]:
 def parquet_rows(files: list[Any], total_disk: int, *, max_files: int = 256) -> int:
     """Rows of the Parquet input files, from their footers; past ``max_files`` files (a remote file
     costs a request), scaled by bytes on disk."""
-    import fsspec
     import pyarrow.parquet as pq
 
     rows = read = 0
     for f in files[:max_files]:
-        with fsspec.open(f.path, "rb") as fh:
+        with open_binary(f.path) as fh:
             rows += pq.ParquetFile(fh).metadata.num_rows
         read += f.bytes
     if len(files) <= max_files or not read:
@@ -183,13 +185,11 @@ def records_per_disk_byte(path: str, *, prefix: int = COUNT_PREFIX) -> float:
     """JSON Lines records per byte on disk of ``path``: its first ``prefix`` bytes (all of a smaller
     file) decompressed by the file's extension and their lines counted, blank ones not (the reader
     skips them)."""
-    import fsspec
-
     codec = member_decompressor(path)
     cut: tuple[type[BaseException], ...] = (*GZIP_ERRORS, lzma.LZMAError, *zstd_errors())
     raw = lines = 0
     blank = True  # the line read so far is empty or whitespace
-    with fsspec.open(path, "rb", compression=None) as fh:
+    with open_binary(path) as fh:
         if codec is None:
             chunks: Iterator[tuple[int, bytes]] = ((len(c), c) for c in iter(lambda: fh.read(1 << 20), b""))
         else:
@@ -245,11 +245,20 @@ def estimate(pipeline: Any, *, workers: int) -> Plan:
     return Plan(docs, text_bytes, stages, workers)
 
 
+def physical_memory() -> int:
+    """This machine's RAM in bytes: from ``sysconf`` where it exists (psutil, imported only elsewhere,
+    costs each process ~0.8 MB of resident memory for this one number)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+
+
 def check_fits(plan: Plan, output: str) -> None:
     """Raise UserError, with the estimate, when the run will not fit in memory or on disk."""
-    import psutil
-
-    mem = psutil.virtual_memory().total
+    mem = physical_memory()
     folder = output
     while folder and not os.path.exists(folder):
         folder = os.path.dirname(folder.rstrip("/"))

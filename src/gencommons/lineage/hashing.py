@@ -10,10 +10,10 @@ CHUNK = 4 * 2**20
 
 def file_sha256(path: str) -> str:
     """sha256 of a file's bytes (local path or fsspec URL), as ``sha256:<hex>``."""
-    import fsspec
+    from gencommons.data.io.files import open_binary
 
     h = hashlib.sha256()
-    with fsspec.open(path, "rb") as fh:
+    with open_binary(path) as fh:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return "sha256:" + h.hexdigest()

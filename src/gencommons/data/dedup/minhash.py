@@ -25,7 +25,8 @@ Hashing: one compiled pass over the UTF-8 bytes of the Arrow text column finds t
 runs as polars' regex defines them, ``_unicode.py``) and hashes each from its case-folded code points
 (Unicode full case folding; FNV-1a 64 + murmur3 finalizer, seeded; independent of library versions);
 shingles by a polynomial roll over the token hashes, permutations by multiply-shift hashing
-``(a·x + b mod 2^64) >> 32`` with odd random ``a`` (112 multiply-adds per shingle), or with
+``(a·x + b mod 2^64) >> 32`` with odd ``a`` drawn from the seed (``_seeded.py``: SHAKE-128, also
+independent of library versions; 112 multiply-adds per shingle), or with
 ``hashing: superminhash`` one random permutation of the positions per shingle
 (``_superminhash_kernel_py``: lower-variance values, a steeper curve than the S-curve); the loops are
 compiled (``_minhash_kernels.pyx``). The text is never copied, and it is hashed in slices of 1 MB, so
@@ -53,7 +54,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from gencommons.data import numpy_arrow as na
-from gencommons.data.dedup import _unicode, spool
+from gencommons.data.dedup import _seeded, _unicode, spool
 from gencommons.data.io.parquet import read_file
 from gencommons.data.step import ReduceStage, StepParams, steps
 
@@ -159,10 +160,7 @@ def optimal_bands_rows(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 def _permutations(p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(p.seed)
-    a = rng.integers(1, 2**63, size=p.num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
-    b = rng.integers(0, 2**63, size=p.num_perm, dtype=np.uint64)
-    return a, b
+    return _seeded.permutations(p.seed, p.num_perm)
 
 
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, p: MinhashParams) -> tuple[np.ndarray, np.ndarray]:
@@ -508,8 +506,7 @@ def signatures(shingles: np.ndarray, off: np.ndarray, p: MinhashParams) -> np.nd
 def band_keys(sig: np.ndarray, p: MinhashParams, scope_hash: np.ndarray | None) -> np.ndarray:
     """(docs, bands) uint64 bucket keys: a hash of each band's rows (and of the scope value)."""
     bands, rows = p.bands_rows
-    rng = np.random.default_rng(p.seed + 1)
-    mult = rng.integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    mult = _seeded.band_multipliers(p.seed, rows)
     keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(rows):

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import atexit
 import functools
-import multiprocessing as mp
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gencommons.data import runner
 from gencommons.data.executors import Progress, default_workers, executors
+
+if TYPE_CHECKING:  # imported when a pool starts: a run on one worker never needs them (~0.4 MB)
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 
 def _init_worker(q: Any) -> None:
@@ -179,6 +180,9 @@ def _pool(workers: int) -> tuple[ProcessPoolExecutor, Any]:
     # spawn, not forkserver: the forkserver is one more resident process (13 MB) for one fewer
     # interpreter start per worker; at 2 workers on the MinHash benchmark 281-282 → 267-268 MB tree,
     # +0.09 CPU-s (2.41 → 2.50), a fixed cost per run either way
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))

@@ -1,4 +1,4 @@
-"""JSONL input (plain, .gz, .zst, through fsspec): one JSON object per line."""
+"""JSONL input (plain, .gz, .zst; local or any fsspec URL): one JSON object per line."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gencommons.data.document import ID, TEXT, normalize_batch
+from gencommons.data.io.files import open_binary
 from gencommons.data.io.reading import BadRecords, ReadOptions, readers
 from gencommons.errors import InputDataError
 
@@ -26,11 +27,10 @@ USE_THREADS = False
 @readers.register("parquet")
 def read_parquet(path: str, opts: ReadOptions, bad: BadRecords) -> Iterator[pa.Table]:
     """Yield batches from a Parquet file; rows with a null text go to ``bad``."""
-    import fsspec
     import pyarrow.parquet as pq
 
     try:
-        fh = fsspec.open(path, "rb").open()
+        fh = open_binary(path)
     except FileNotFoundError:
         raise InputDataError("no such file", path=path, reason="missing_file") from None
     with fh:

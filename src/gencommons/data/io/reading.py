@@ -10,6 +10,7 @@ becomes a metadata column. Malformed records go to ``bad`` (a ``BadRecords``), w
 from __future__ import annotations
 
 import io
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from gencommons.data.document import ID, TEXT, normalize_batch
+from gencommons.data.io.files import open_binary
 from gencommons.errors import InputDataError
 from gencommons.registry import Registry
 
@@ -32,6 +34,10 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "warc": (".warc", ".warc.gz", ".warc.zst", ".arc", ".arc.gz"),
     "text": (".txt", ".txt.gz", ".md"),
 }
+
+
+# codecs left to fsspec's inference by file name (.gz and .zst are decoded here)
+FSSPEC_CODECS = (".bz2", ".xz", ".lzma", ".zip")
 
 
 def detect_format(path: str) -> str | None:
@@ -94,13 +100,17 @@ class BadRecords:
 
 
 def open_input(path: str) -> IO[bytes]:
-    """Open a local path or URL through fsspec, decompressing .gz/.zst/.bz2/.xz by its name."""
-    import fsspec
-
+    """Open a local path or URL, decompressing by its name: .gz and .zst here, .bz2, .xz, .lzma and
+    .zip through fsspec's codecs."""
     name = path.lower()
     zst, gz = name.endswith(".zst"), name.endswith(".gz")
     try:
-        fh = fsspec.open(path, "rb", compression=None if zst or gz else "infer").open()
+        if zst or gz or not name.endswith(FSSPEC_CODECS):
+            fh = open_binary(path)
+        else:
+            import fsspec
+
+            fh = fsspec.open(path, "rb", compression="infer").open()
     except FileNotFoundError:
         raise InputDataError("no such file", path=path, reason="missing_file") from None
     if zst:
@@ -127,12 +137,10 @@ GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, *
 
 
 def zstd_errors() -> tuple[type[BaseException], ...]:
-    """What reading a truncated or corrupt .zst raises (zstandard is imported only when asked)."""
-    try:
-        import zstandard
-    except ImportError:  # pragma: no cover - zstandard is a dependency of the data extra
-        return ()
-    return (zstandard.ZstdError,)
+    """What reading a truncated or corrupt .zst raises. Nothing zstandard raises before a .zst file is
+    opened, which imports it: until then, no error of its own (and no import, ~0.2 MB)."""
+    zstandard = sys.modules.get("zstandard")
+    return () if zstandard is None else (zstandard.ZstdError,)
 
 
 def member_decompressor(path: str) -> tuple[Callable[[], Any], str] | None:
