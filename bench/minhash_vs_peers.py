@@ -13,8 +13,9 @@ rows, no verification of candidates, union-find clusters, the first document (in
 
 **Runs** (each a fresh subprocess; ``_measure.py``: CPU time and peak RSS of the process tree):
 
-* gencommons ``minhash_dedup`` (defaults), the local executor at 1 and 2 workers, one task per file;
-  at 1 worker with ``hashing: superminhash`` (lower-variance values, a steeper curve); and at 1 worker
+* gencommons ``minhash_dedup`` (defaults: ``hashing: superminhash``), the local executor at 1 and 2
+  workers, one task per file; at 1 worker with ``hashing: minhash`` (independent permutations, as
+  datasketch and datatrove hash: exactly the S-curve); and at 1 worker
   with ``verify: true`` (the true Jaccard of every candidate pair; no peer has it, so no ratio); and
   at 1 worker "memory first": Arrow's allocator (jemalloc) told to return freed pages at once
   (``JE_ARROW_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0``), less memory for more CPU time;
@@ -92,7 +93,7 @@ FLOOR_RUNS = (  # (run, --tool of _minhash_peer_driver.py): phases only, not a c
 )
 FLOORS = tuple(tool for _, tool in FLOOR_RUNS)
 DATA_ONLY = "gencommons w=1, data extra only"  # its own venv: what `pip install gencommons[data]` brings
-SUPERMINHASH = "gencommons superminhash w=1"  # hashing: superminhash (the default is minhash)
+MINHASH = "gencommons minhash w=1"  # hashing: minhash (independent permutations; the default is superminhash)
 VERIFY = "gencommons verify w=1"  # verify: true (no peer verifies: its cost, not a ratio)
 # Arrow's allocator (jemalloc) returning freed pages at once: the memory-first setting, for CPU time
 MEMORY_FIRST = "gencommons w=1, memory first (JE_ARROW_MALLOC_CONF decay 0)"
@@ -130,7 +131,7 @@ def ratio_rows(rows: dict[str, dict[str, Any]], workers: list[int]) -> list[dict
         for g in (
             rows.get(f"gencommons w={w}"),
             rows.get(DATA_ONLY) if w == 1 else None,
-            rows.get(SUPERMINHASH) if w == 1 else None,
+            rows.get(MINHASH) if w == 1 else None,
             rows.get(MEMORY_FIRST) if w == 1 else None,
         ):
             if g is None:
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             minhash_params(BANDS, ROWS),
             env={"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"},
         ),
-        one_worker(SUPERMINHASH, minhash_params(BANDS, ROWS, hashing="superminhash")),
+        one_worker(MINHASH, minhash_params(BANDS, ROWS, hashing="minhash")),
         one_worker(VERIFY, minhash_params(BANDS, ROWS, verify=True)),
     ]
     if not args.no_data_venv:
