@@ -13,7 +13,7 @@ MinHash benchmark (32,880 documents, one worker) that was 3 % of the whole run's
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 from typing import IO, Any
 
@@ -55,7 +55,24 @@ class LocalFiles:
 
     @staticmethod
     def glob(pattern: str) -> list[str]:
-        return [os.path.abspath(p) for p in glob.glob(pattern, recursive=True, include_hidden=True)]
+        """Paths matching ``pattern`` (``*``, ``?``, ``[...]`` within a name, ``**`` for any depth).
+
+        Folders reached through a symbolic link are not searched, as fsspec and ``os.walk`` do not
+        search them. (The standard library's ``glob`` follows them, and a link back up the tree made
+        it list the same files over and over, exponentially in the number of folders.)"""
+        prefix = _fixed_prefix(pattern)
+        root = os.path.abspath(prefix or ".")
+        segments = [s for s in pattern[len(prefix) :].replace(os.sep, "/").split("/") if s]
+        depth = None if "**" in segments else len(segments)
+        found = [root] if _matches([], segments) else []
+        for folder, dirs, files in os.walk(root):
+            rel = [] if folder == root else os.path.relpath(folder, root).split(os.sep)
+            for name in dirs + files:
+                if _matches([*rel, name], segments):
+                    found.append(os.path.join(folder, name))
+            if depth is not None and len(rel) + 1 >= depth:
+                dirs[:] = []
+        return found
 
     @staticmethod
     def find(folder: str) -> list[str]:
@@ -77,6 +94,22 @@ class LocalFiles:
     @staticmethod
     def unstrip_protocol(path: str) -> str:
         return path
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """A glob pattern's path up to the last ``/`` before any ``*?[`` ("" when there is none)."""
+    magic = min((i for i in (pattern.find(c) for c in "*?[") if i >= 0), default=len(pattern))
+    head = pattern[:magic]
+    return (head.rsplit("/", 1)[0] or "/") if "/" in head else ""
+
+
+def _matches(parts: list[str], segments: list[str]) -> bool:
+    """Whether path components match pattern segments (``**``: any number of components)."""
+    if not segments:
+        return not parts
+    if segments[0] == "**":
+        return any(_matches(parts[i:], segments[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], segments[0]) and _matches(parts[1:], segments[1:])
 
 
 def filesystem(path: str) -> Any:
