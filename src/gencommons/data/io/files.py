@@ -1,10 +1,10 @@
 """Input paths: local files through the standard library, every other URL through fsspec.
 
-A local path, or a ``file://`` URL, is opened, listed and sized with ``open``, ``glob`` and ``os``;
-anything else (``s3://``, ``gs://``, ``https://``, ``memory://``...) goes to fsspec, imported only then.
-Local files behave as fsspec's ``LocalFileSystem`` would serve them (absolute paths; ``*`` and ``?``
-match hidden names; ``**`` matches any depth), which ``tests/data/io/test_files.py`` checks against
-fsspec itself.
+A local path, or a ``file://`` URL, is opened, listed and sized with ``open``, ``os.walk`` and
+``fnmatch``; anything else (``s3://``, ``gs://``, ``https://``, ``memory://``...) goes to fsspec,
+imported only then. Local files behave as fsspec's ``LocalFileSystem`` would serve them (absolute
+paths; ``*`` and ``?`` match hidden names; ``**`` matches any depth; folders reached through a link are
+not searched), which ``tests/data/io/test_files.py`` checks against fsspec itself.
 
 Why not fsspec for local files too: importing it costs every process that reads ~4 MB of resident
 memory (it brings asyncio and concurrent.futures), for calls the standard library makes itself. On the
